@@ -1,0 +1,119 @@
+"""The declarative shape of a tool: its parameters generate the Qt panel, the CLI flags
+and the parameter tests; ``run`` does the work (no Qt, no file I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from editor.engine.progress import Progress
+
+
+@dataclass(frozen=True)
+class Param:
+    """One user-facing parameter.
+
+    ``kind`` is ``float``, ``int``, ``bool`` or ``choice``. Floats and ints have a
+    ``range`` (inclusive) and optional ``step``; choices have ``choices`` as
+    ``(value, label)`` pairs.
+    """
+
+    name: str
+    kind: type | str
+    default: Any
+    label: str = ""
+    help: str = ""
+    range: tuple[float, float] | None = None
+    step: float | None = None
+    choices: tuple[tuple[str, str], ...] = ()
+    decimals: int = 2
+    suffix: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in (float, int, bool, "choice"):
+            raise ValueError(f"param {self.name!r}: kind must be float, int, bool or 'choice'")
+        if self.kind in (float, int) and self.range is None:
+            raise ValueError(f"param {self.name!r}: numeric params need a range")
+        if self.kind == "choice" and not self.choices:
+            raise ValueError(f"param {self.name!r}: choice params need choices")
+        self.validate(self.default)
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def display_label(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+    def validate(self, value: Any) -> Any:
+        """Return ``value`` coerced to this parameter's type; raise ValueError naming the
+        parameter and its allowed values when it does not fit."""
+        if self.kind is bool:
+            if isinstance(value, str):
+                low = value.strip().lower()
+                if low in ("1", "true", "yes", "on"):
+                    return True
+                if low in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(f"{self.name}: expected true/false, got {value!r}")
+            return bool(value)
+        if self.kind == "choice":
+            allowed = [c for c, _ in self.choices]
+            if value not in allowed:
+                raise ValueError(f"{self.name}: {value!r} is not one of {', '.join(allowed)}")
+            return value
+        try:
+            v = self.kind(value) if not isinstance(value, str) else self.kind(float(value))
+        except (TypeError, ValueError):
+            raise ValueError(f"{self.name}: expected a number, got {value!r}") from None
+        if isinstance(value, str) and self.kind is int and float(value) != int(float(value)):
+            raise ValueError(f"{self.name}: expected a whole number, got {value!r}")
+        lo, hi = self.range
+        if not (lo <= v <= hi) or v != v:
+            raise ValueError(f"{self.name}: {value!r} is outside {lo:g}–{hi:g}")
+        return v
+
+
+#: run(image RGB(A) float32 HxWxC in [0,1], params dict, progress) -> image float32
+RunFn = Callable[[np.ndarray, dict, Progress], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A user-facing tool. ``preview`` says how the GUI previews it: ``full`` (cheap: render
+    the visible region at screen resolution) or ``reduced`` (expensive: reduced resolution
+    while sliders move, full size only on Apply). ``changes_size`` tools (resize, SR)
+    produce an image of another size: the GUI applies them to a new document size instead
+    of a new layer."""
+
+    id: str
+    label: str
+    params: tuple[Param, ...]
+    run: RunFn
+    icon: str = "mdi6.tune"
+    help: str = ""
+    preview: str = "full"
+    changes_size: bool = False
+    output_suffix: str = ""
+    model_ids: tuple[str, ...] = field(default=())
+
+    def defaults(self) -> dict:
+        return {p.name: p.default for p in self.params}
+
+    def resolve(self, values: dict | None = None) -> dict:
+        """Defaults overlaid with ``values``, every value validated. Unknown names raise."""
+        names = {p.name: p for p in self.params}
+        out = self.defaults()
+        for k, v in (values or {}).items():
+            if k not in names:
+                raise ValueError(f"{self.id}: unknown parameter {k!r}; known: {', '.join(names)}")
+            out[k] = names[k].validate(v)
+        return out
+
+    def apply(self, image: np.ndarray, values: dict | None = None,
+              progress: Progress | None = None) -> np.ndarray:
+        params = self.resolve(values)
+        return self.run(image, params, progress or Progress())
