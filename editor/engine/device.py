@@ -1,0 +1,72 @@
+"""Which torch device the engine runs on: CUDA, then Apple MPS, then CPU."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import torch
+
+#: Why the last pick_device() call did not get what it asked for (None when it did);
+#: the settings dialog shows it next to the device choice.
+last_warning: str | None = None
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def available_devices() -> list[str]:
+    """Device kinds present on this machine, best first; always ends with "cpu"."""
+    found = []
+    if torch.cuda.is_available():
+        found.append("cuda")
+    if _mps_available():
+        found.append("mps")
+    found.append("cpu")
+    return found
+
+
+def resolve_device(preference: str | torch.device = "auto") -> tuple[torch.device, str | None]:
+    """The device for ``preference`` ("auto", "cuda", "cuda:1", "mps", "cpu") and a
+    warning string when an explicit choice is unavailable and CPU is used instead."""
+    text = str(preference or "auto").strip().lower()
+    if text == "auto":
+        return torch.device(available_devices()[0]), None
+    try:
+        wanted = torch.device(text)
+    except RuntimeError:
+        raise ValueError(f"unknown device {preference!r}; use auto, cuda, mps or cpu") from None
+    if wanted.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"unsupported device {preference!r}; use auto, cuda, mps or cpu")
+    usable = (wanted.type == "cpu"
+              or (wanted.type == "mps" and _mps_available())
+              or (wanted.type == "cuda" and torch.cuda.is_available()
+                  and (wanted.index is None or wanted.index < torch.cuda.device_count())))
+    if usable:
+        return wanted, None
+    return torch.device("cpu"), f"Device {text!r} is not available here; using the CPU instead."
+
+
+def pick_device(preference: str | torch.device = "auto") -> torch.device:
+    """Like :func:`resolve_device`, but warns (and records ``last_warning``) on fallback."""
+    global last_warning
+    device, last_warning = resolve_device(preference)
+    if last_warning:
+        warnings.warn(last_warning, RuntimeWarning, stacklevel=2)
+    return device
+
+
+def default_cpu_threads() -> int:
+    # Beyond ~8 threads small convolutions stop scaling and the UI thread starves.
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def set_cpu_threads(n: int | None = None) -> int:
+    """Set torch's intra-op CPU threads; 0/None means :func:`default_cpu_threads`."""
+    if n is not None and n < 0:
+        raise ValueError(f"thread count must be >= 0, got {n!r}")
+    count = n or default_cpu_threads()
+    torch.set_num_threads(count)
+    return count

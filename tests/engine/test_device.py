@@ -1,0 +1,43 @@
+"""Device choice: CUDA, then MPS, then CPU; unavailable explicit choices fall back."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from editor.engine import device as dev
+
+NO_ACCELERATOR = dev.available_devices() == ["cpu"]
+
+
+def test_auto_picks_the_best_present_device():
+    picked = dev.pick_device("auto")
+    assert picked.type == dev.available_devices()[0]
+    if NO_ACCELERATOR:
+        assert picked == torch.device("cpu")
+    assert dev.available_devices()[-1] == "cpu"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_unavailable_choice_falls_back_to_cpu_with_warning():
+    with pytest.warns(RuntimeWarning, match="not available"):
+        picked = dev.pick_device("cuda")
+    assert picked == torch.device("cpu")
+    assert "cuda" in dev.last_warning
+    assert dev.resolve_device("cpu") == (torch.device("cpu"), None)
+
+
+def test_unknown_device_name_is_an_error():
+    with pytest.raises(ValueError, match="gpu0"):
+        dev.pick_device("gpu0")
+
+
+def test_set_cpu_threads_default_and_explicit():
+    before = torch.get_num_threads()
+    try:
+        assert dev.set_cpu_threads(0) == dev.default_cpu_threads() == torch.get_num_threads()
+        assert dev.set_cpu_threads(1) == 1 == torch.get_num_threads()
+        with pytest.raises(ValueError):
+            dev.set_cpu_threads(-1)
+    finally:
+        torch.set_num_threads(before)
