@@ -67,7 +67,7 @@ class Param:
             return value
         try:
             v = self.kind(value) if not isinstance(value, str) else self.kind(float(value))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # int(inf) overflows
             raise ValueError(f"{self.name}: expected a number, got {value!r}") from None
         if isinstance(value, str) and self.kind is int and float(value) != int(float(value)):
             raise ValueError(f"{self.name}: expected a whole number, got {value!r}")

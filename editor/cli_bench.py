@@ -1,0 +1,39 @@
+"""Benchmarks runnable as ``restora-cli bench NAME [ARGS...]``.
+
+One explicit table, like the tool and model registries: a benchmark is a callable taking
+the remaining command-line arguments and returning an exit code. Benchmark modules are
+imported inside their callable so that ``restora-cli list`` never pays for torch.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Callable
+
+#: name -> run(args: list[str]) -> exit code. Later issues add entries here.
+BENCHMARKS: dict[str, Callable[[list[str]], int]] = {}
+
+
+def register_benchmark(name: str, run: Callable[[list[str]], int]) -> None:
+    if name in BENCHMARKS:
+        raise ValueError(f"duplicate benchmark name {name!r}")
+    BENCHMARKS[name] = run
+
+
+def run_benchmark(name: str | None, args: list[str]) -> int:
+    """Run benchmark ``name`` with ``args``; with no name, list the benchmarks.
+    Unknown names are a usage error (exit 2)."""
+    if name is None:
+        if not BENCHMARKS:
+            print("no benchmarks yet")
+        for known in BENCHMARKS:
+            print(known)
+        return 0
+    if name not in BENCHMARKS:
+        if BENCHMARKS:
+            print(f"restora-cli: bench: unknown benchmark {name!r}; known: "
+                  f"{', '.join(BENCHMARKS)}", file=sys.stderr)
+        else:
+            print(f"restora-cli: no benchmarks yet: {name!r} is not one", file=sys.stderr)
+        return 2
+    return int(BENCHMARKS[name](list(args)) or 0)
