@@ -61,11 +61,14 @@ def flatten(doc: Document) -> Command:
 
 class ResampleDocument(Command):
     """Change the canvas size by resampling every layer and mask with ``resample``
-    (``fn(HxWxC float32) -> H'xW'xC``). Stores the old stack: a size change has no
+    (``fn(HxWxC float32) -> H'xW'xC``), or install ``new_layers`` computed elsewhere (the
+    engine thread does the slow part). Stores the old stack: a size change has no
     smaller diff."""
 
-    def __init__(self, resample: Callable[[np.ndarray], np.ndarray], label: str = "Resize image",
-                 new_layers: list[Layer] | None = None) -> None:
+    def __init__(self, resample: Callable[[np.ndarray], np.ndarray] | None = None,
+                 label: str = "Resize image", new_layers: list[Layer] | None = None) -> None:
+        if resample is None and not new_layers:
+            raise ValueError("ResampleDocument needs a resample function or the new layers")
         self.resample, self.label = resample, label
         self._new_layers = new_layers
         self._old: tuple[int, int, list[Layer]] | None = None

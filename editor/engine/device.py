@@ -11,6 +11,10 @@ import torch
 #: the settings dialog shows it next to the device choice.
 last_warning: str | None = None
 
+#: What the user chose in Preferences ("auto", "cpu", "cuda", "mps"); model loading asks
+#: :func:`default_device` so the choice reaches every tool without being passed around.
+_preference: str = "auto"
+
 
 def _mps_available() -> bool:
     mps = getattr(torch.backends, "mps", None)
@@ -67,6 +71,32 @@ def set_cpu_threads(n: int | None = None) -> int:
     """Set torch's intra-op CPU threads; 0/None means :func:`default_cpu_threads`."""
     if n is not None and n < 0:
         raise ValueError(f"thread count must be >= 0, got {n!r}")
+    global _threads
     count = n or default_cpu_threads()
     torch.set_num_threads(count)
+    _threads = count
     return count
+
+
+_threads: int | None = None
+
+
+def apply_thread_setting() -> None:
+    """Re-apply the chosen thread count on the calling thread. With OpenMP builds the
+    count can be per-thread, so the engine's worker calls this before each job."""
+    if _threads is not None and torch.get_num_threads() != _threads:
+        torch.set_num_threads(_threads)
+
+
+def set_preferred_device(preference: str) -> torch.device:
+    """Remember the user's device choice for all later model loads; returns what it
+    resolves to here (CPU, with ``last_warning`` set, when the choice is unavailable)."""
+    global _preference
+    device = pick_device(preference)  # validates before we store it
+    _preference = str(preference)
+    return device
+
+
+def default_device() -> torch.device:
+    """The device models load onto when the caller does not say."""
+    return resolve_device(_preference)[0]

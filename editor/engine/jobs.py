@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -89,6 +90,9 @@ def run_job(job: Job) -> JobResult:
     """
     start = time.perf_counter()
     result = JobResult(job)
+    device = sys.modules.get("editor.engine.device")  # only when torch is in play already
+    if device is not None:
+        device.apply_thread_setting()
     try:
         job.progress.check_cancelled()  # superseded between take() and here
         value = job.fn(job.progress)

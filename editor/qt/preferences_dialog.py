@@ -25,10 +25,10 @@ def apply_engine_settings(settings: Settings) -> tuple[str, str | None]:
         # The fallback warning is shown in the UI instead of on stderr.
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
-            chosen = engine_device.pick_device(preference)
+            chosen = engine_device.set_preferred_device(preference)
             warning = engine_device.last_warning
         except ValueError as error:
-            chosen, warning = engine_device.pick_device("auto"), str(error)
+            chosen, warning = engine_device.set_preferred_device("auto"), str(error)
     return device_display_name(str(chosen)), warning
 
 

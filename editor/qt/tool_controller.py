@@ -63,12 +63,6 @@ def with_source_alpha(result: np.ndarray, source: np.ndarray) -> np.ndarray:
     return result
 
 
-def _unused_resample(_image: np.ndarray) -> np.ndarray:
-    # ResampleDocument gets its layers precomputed on the engine thread; it never
-    # resamples by itself.
-    raise AssertionError("layers are computed by the engine job")
-
-
 class ToolController(QObject):
     """``host`` is the main window; it provides ``document()``, ``view_canvas()``,
     ``preview_canvases()`` and ``selection()``, and parents the error dialogs."""
@@ -409,7 +403,7 @@ class ToolController(QObject):
                                    "apply it again.")
                 self.applied.emit(tool.id, False)
                 return
-            qdoc.push(ResampleDocument(_unused_resample, label=tool.label, new_layers=result.value))
+            qdoc.push(ResampleDocument(label=tool.label, new_layers=result.value))
         else:
             image, mask = result.value
             above = meta["layer_id"]

@@ -41,3 +41,36 @@ def test_set_cpu_threads_default_and_explicit():
             dev.set_cpu_threads(-1)
     finally:
         torch.set_num_threads(before)
+
+
+def test_preferred_device_reaches_model_loading_default():
+    from editor.engine import device
+
+    try:
+        assert device.set_preferred_device("cpu").type == "cpu"
+        assert device.default_device().type == "cpu"
+        with pytest.raises(ValueError):
+            device.set_preferred_device("gpu0")
+        assert device.default_device().type == "cpu"  # a bad choice is not stored
+    finally:
+        device.set_preferred_device("auto")
+
+
+def test_worker_threads_get_the_chosen_thread_count():
+    import threading
+
+    import torch
+
+    from editor.engine import device
+    from editor.engine.jobs import Job, run_job
+
+    seen = []
+    before = torch.get_num_threads()
+    try:
+        device.set_cpu_threads(1)
+        t = threading.Thread(target=lambda: seen.append(run_job(Job(lambda p: torch.get_num_threads())).value))
+        t.start()
+        t.join()
+        assert seen == [1]
+    finally:
+        device.set_cpu_threads(before)
