@@ -184,3 +184,16 @@ def test_mask_from_shape():
     ell = mask_from_shape(21, 21, "ellipse", (0, 0, 21, 21))
     assert ell[10, 10] == 1.0 and ell[0, 0] == 0.0
     assert 0.0 < ell.sum() / 21 ** 2 < 0.8  # about pi/4 of the box
+
+
+def test_reveal_all_mask_costs_no_full_copy_in_history():
+    doc = make_doc(400, 300)
+    hist = History(doc)
+    lid = doc.layers[0].id
+    hist.push(SetMask(lid, np.ones((300, 400), np.float32)))
+    assert hist.nbytes == 0
+    assert doc.layers[0].mask.shape == (300, 400) and doc.layers[0].mask.min() == 1.0
+    hist.undo()
+    assert doc.layers[0].mask is None
+    hist.redo()
+    assert doc.layers[0].mask.min() == 1.0
