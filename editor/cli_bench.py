@@ -37,3 +37,12 @@ def run_benchmark(name: str | None, args: list[str]) -> int:
             print(f"restora-cli: no benchmarks yet: {name!r} is not one", file=sys.stderr)
         return 2
     return int(BENCHMARKS[name](list(args)) or 0)
+
+
+def _bench_editor(args: list[str]) -> int:
+    from editor.training.bench_editor import main  # torch, OpenCV: only when asked for
+
+    return main(args)
+
+
+register_benchmark("editor", _bench_editor)

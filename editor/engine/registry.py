@@ -203,3 +203,7 @@ register_architecture("tiny", lazy_builder("editor.nets.tiny", "TinyNet"))
 
 #: The application's models. Later issues add ``REGISTRY.register(ModelSpec(...))`` here.
 REGISTRY = ModelRegistry()
+
+# The shipped models live in their own module (one entry per trained model, checksums read
+# from the model cards); importing it here means anyone who imports the registry sees them.
+from editor.engine import catalog as _catalog  # noqa: E402,F401  (registers on import)

@@ -96,6 +96,14 @@ class Actions:
                                "Show the active layer's mask as a red overlay where it hides",
                                checkable=True)
         self.mask_overlay.setChecked(w.settings.get("view/show_mask_overlay"))
+        self.ai_zoom = mk("AI &Zoom", w.ai_zoom.set_enabled, "Ctrl+Alt+Z", "mdi6.magnify-expand",
+                          "Past 100 %, show the visible region enhanced by the super-resolution "
+                          "network instead of enlarged pixels (the image is not changed)",
+                          checkable=True)
+        self.apply_ai_zoom = mk("Apply AI Zoo&m", w.ai_zoom.apply, "Ctrl+Alt+Shift+Z",
+                                "mdi6.crop",
+                                "Crop the image to the visible region and enlarge it by the zoom "
+                                "factor with super-resolution (one undoable step)")
         # Layer
         self.new_layer = mk("&New Layer", lo.new_layer, "Ctrl+Shift+N", "mdi6.layers-plus",
                             "Add an empty layer above the active one")
@@ -154,7 +162,8 @@ class Actions:
         self.document_actions = [
             self.save, self.save_as, self.export, self.close, self.select_all, self.deselect,
             self.zoom_in, self.zoom_out, self.zoom_fit, self.zoom_100, self.compare_before,
-            self.compare_split, self.compare_side, self.compare_sources, self.new_layer,
+            self.compare_split, self.compare_side, self.compare_sources, self.ai_zoom,
+            self.apply_ai_zoom, self.new_layer,
             self.duplicate_layer, self.delete_layer, self.layer_up, self.layer_down,
             self.merge_down, self.flatten, self.add_mask, self.mask_from_selection,
             self.delete_mask, self.toggle_mask, self.apply_tool, *self.mode_actions.values()]
@@ -211,6 +220,8 @@ class Actions:
         m.addActions([self.compare_before, self.compare_split, self.compare_side,
                       self.compare_sources])
         m.addSeparator()
+        m.addActions([self.ai_zoom, self.apply_ai_zoom])
+        m.addSeparator()
         m.addAction(self.mask_overlay)
         self.panels_menu = m.addMenu("&Panels")
         m = mb.addMenu("&Layer")
@@ -239,7 +250,8 @@ class Actions:
         tb = QToolBar("View", self._w)
         tb.setObjectName("toolbar_view")
         tb.addActions([self.zoom_fit, self.zoom_100, self.compare_before, self.compare_split,
-                       self.compare_side, self.compare_sources, self.mask_overlay])
+                       self.compare_side, self.compare_sources, self.mask_overlay, self.ai_zoom,
+                       self.apply_ai_zoom])
         self._w.addToolBar(tb)
         tb = QToolBar("Canvas tools", self._w)
         tb.setObjectName("toolbar_canvas")
@@ -277,7 +289,14 @@ class Actions:
             self.add_mask.setEnabled(layer is not None and not has_mask)
             self.delete_mask.setEnabled(has_mask)
             self.toggle_mask.setEnabled(has_mask)
-            self.apply_tool.setEnabled(layer is not None and not self._w.tool_controller.busy)
+            self.apply_tool.setEnabled(layer is not None and not self._w.tool_controller.busy
+                                       and not self._w.ai_zoom.busy)
+        self.update_ai_zoom_state()
+
+    def update_ai_zoom_state(self) -> None:
+        """Apply AI Zoom needs a magnified view and no other apply running."""
+        self.apply_ai_zoom.setEnabled(self._w.ai_zoom.can_apply()
+                                      and not self._w.tool_controller.busy)
 
     def rebuild_recent_menu(self, files: list[str]) -> None:
         self.recent_menu.clear()

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QDialog, QDockWidget, QMainWindow, QWidget
 from editor.core.document import Document
 from editor.qt import dialogs
 from editor.qt.actions import Actions
+from editor.qt.ai_zoom import AiZoomController
 from editor.qt.engine_thread import EngineThread
 from editor.qt.file_ops import FileOps, is_openable
 from editor.qt.history_panel import HistoryPanel
@@ -75,6 +76,7 @@ class MainWindow(QMainWindow):
         self.file_ops = FileOps(self)
         self.layer_ops = LayerOps(self)
         self.tool_controller = ToolController(self, self.engine, self.tool_panel, self.status)
+        self.ai_zoom = AiZoomController(self, self.engine, self.status)
         # "acts", not "actions": QWidget.actions() is a Qt method this must not shadow.
         self.acts = Actions(self)
         self.acts.build_menus()
@@ -115,6 +117,18 @@ class MainWindow(QMainWindow):
         s.cancelRequested.connect(tc.cancel_apply)
         tc.message.connect(self.show_message)
         tc.busyChanged.connect(lambda _busy: self.acts.update_state())
+        az = self.ai_zoom
+        s.cancelRequested.connect(az.cancel_apply)
+        az.message.connect(self.show_message)
+        az.busyChanged.connect(lambda _busy: self.acts.update_state())
+        # AI zoom and a tool preview would both draw over the same region: one at a time.
+        az.enabledChanged.connect(self._on_ai_zoom_enabled)
+        self.tool_panel.previewToggled.connect(
+            lambda on: on and self.acts.ai_zoom.setChecked(False))
+        # Changing tools clears the canvas's preview, an AI zoom render included: redo it.
+        self.tool_panel.toolChanged.connect(lambda _tool_id: az.schedule())
+        for canvas in (v.canvas, v.side.right):
+            canvas.zoomChanged.connect(lambda _zoom: self.acts.update_ai_zoom_state())
         self.file_ops.recentChanged.connect(
             lambda: self.acts.rebuild_recent_menu(self.settings.recent_files()))
         self.acts.recent_menu.aboutToShow.connect(self._prune_recent)
@@ -146,6 +160,7 @@ class MainWindow(QMainWindow):
         self._qdoc = qdoc
         self.tool_controller.set_document(qdoc)
         self.view.set_document(qdoc)
+        self.ai_zoom.set_document(qdoc)
         self.layers_panel.set_document(qdoc)
         self.history_panel.set_document(qdoc)
         if qdoc is not None:
@@ -206,8 +221,12 @@ class MainWindow(QMainWindow):
         tc = self.tool_controller
         if tc.busy:
             tc.cancel_apply()
+        elif self.ai_zoom.busy:
+            self.ai_zoom.cancel_apply()
         elif tc.preview_visible():
             self.tool_panel.set_preview_enabled(False)
+        elif self.ai_zoom.showing():
+            self.acts.ai_zoom.setChecked(False)
         else:
             self.view.clear_selection()
 
@@ -256,11 +275,18 @@ class MainWindow(QMainWindow):
 
     def _on_view_changed(self) -> None:
         self.tool_controller.schedule_preview()
+        self.ai_zoom.schedule()
 
     def _on_view_switched(self) -> None:
         self.tool_controller.cancel_preview()
         self.tool_controller.schedule_preview()
+        self.ai_zoom.view_switched()
         self.status.set_zoom(self.view.active_canvas().zoom())
+
+    def _on_ai_zoom_enabled(self, on: bool) -> None:
+        self.acts.ai_zoom.setChecked(on)  # an error may have switched it off
+        if on:
+            self.tool_panel.set_preview_enabled(False)
 
     def _update_title(self) -> None:
         q = self._qdoc

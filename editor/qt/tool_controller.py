@@ -24,7 +24,7 @@ from editor.qt import dialogs
 from editor.qt.engine_thread import EngineThread
 from editor.qt.qt_document import QtDocument
 from editor.qt.status_bar import StatusBar
-from editor.qt.tool_panel import ToolPanel
+from editor.qt.tool_panel import ToolPanel, has_canvas_preview
 from editor.tools.schema import Tool
 
 PREVIEW_DEBOUNCE_MS = 30
@@ -180,8 +180,8 @@ class ToolController(QObject):
     def _preview_wanted(self) -> tuple[Tool, QtDocument, Layer] | None:
         tool = self._panel.tool()
         qdoc = self._qdoc
-        if (tool is None or qdoc is None or tool.changes_size or not self._panel.preview_enabled()
-                or self.busy):
+        if (tool is None or qdoc is None or not has_canvas_preview(tool)
+                or not self._panel.preview_enabled() or self.busy):
             return None
         layer = qdoc.doc.active_layer
         return None if layer is None else (tool, qdoc, layer)
@@ -206,7 +206,17 @@ class ToolController(QObject):
         if tool.preview == "reduced":
             factor = min(factor, math.sqrt(REDUCED_PREVIEW_MAX_PIXELS / area))
         values = self._panel.values()
-        selection = self._host.selection()
+        # Size-changing tools (super-resolution) are shown as their result drawn over the
+        # region it came from, at screen resolution: the region goes in reduced so that
+        # the tool's output has the screen's resolution (at most the result's own), i.e.
+        # ``factor`` x ``enlarge`` output pixels per document pixel.
+        enlarge = float(values.get("scale", 1.0)) if tool.changes_size else 1.0
+        if tool.changes_size:
+            screen = canvas.zoom() * canvas.devicePixelRatioF()
+            factor = min(1.0, screen / enlarge,
+                         math.sqrt(REDUCED_PREVIEW_MAX_PIXELS / area) / enlarge)
+        # Apply confines a layer tool to the selection; a size change has no such thing.
+        selection = None if tool.changes_size else self._host.selection()
         # Everything but the region that decides what the preview looks like.
         signature = (self._generation, tool.id, tuple(sorted(values.items())), selection,
                      round(factor, 6))
@@ -219,8 +229,10 @@ class ToolController(QObject):
         m = PREVIEW_MARGIN
         bbox = (max(0, x0 - m), max(0, y0 - m), min(doc.width, x1 + m), min(doc.height, y1 + m))
         bx0, by0, bx1, by1 = bbox
-        out_w = max(1, round((bx1 - bx0) * factor))
-        out_h = max(1, round((by1 - by0) * factor))
+        in_w = max(1, round((bx1 - bx0) * factor))
+        in_h = max(1, round((by1 - by0) * factor))
+        out_w = max(1, round((bx1 - bx0) * factor * enlarge))
+        out_h = max(1, round((by1 - by0) * factor * enlarge))
         # Strided pick down to at most 2x the target, then a proper area resample in the
         # job: the GUI thread never copies a whole 24-megapixel region.
         stride = max(1, int(1.0 / factor) // 2)
@@ -228,7 +240,7 @@ class ToolController(QObject):
 
         def run_preview(progress: Progress) -> np.ndarray:
             crop = pixels[by0:by1:stride, bx0:bx1:stride]
-            crop = resize_image(crop, out_w, out_h)
+            crop = resize_image(crop, in_w, in_h)
             result = with_source_alpha(tool.apply(crop, values, progress), crop)
             if result.shape[:2] != (out_h, out_w):
                 result = resize_image(result, out_w, out_h)

@@ -21,6 +21,14 @@ from editor.tools.schema import Param, Tool
 MAX_SLIDER_STEPS = 10_000
 
 
+def has_canvas_preview(tool: Tool) -> bool:
+    """Whether the canvas can preview ``tool``. A size-changing tool is previewed only
+    when it is model-backed ("reduced"): its result, drawn over the visible region at
+    screen resolution, shows the detail a network will add, which is worth judging
+    before a slow Apply; a plain resampler's result looks like the canvas's own zoom."""
+    return not tool.changes_size or tool.preview == "reduced"
+
+
 class NumberEditor(QWidget):
     """A slider and a spin box showing one numeric parameter; either drives the other."""
 
@@ -288,8 +296,7 @@ class ToolPanel(QWidget):
         if tool is None:
             return
         self.stack.setCurrentWidget(self.page(tool.id))
-        # A size-changing tool has nothing to preview on the canvas (see tool_controller).
-        self.preview_check.setEnabled(not tool.changes_size)
+        self.preview_check.setEnabled(has_canvas_preview(tool))
         self.set_info("")
         if self._settings is not None:
             self._settings.set("tools/current", tool.id)

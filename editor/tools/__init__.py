@@ -35,8 +35,10 @@ def get_tool(tool_id: str) -> Tool:
 # Explicit registration, one line per tool module.
 from editor.tools import resize as _resize  # noqa: E402
 from editor.tools import sharpen as _sharpen  # noqa: E402
+from editor.tools import superres as _superres  # noqa: E402
 
 register_tool(_sharpen.TOOL)
 register_tool(_resize.TOOL)
+register_tool(_superres.TOOL)
 
 __all__ = ["TOOLS", "Param", "Tool", "get_tool", "register_tool"]

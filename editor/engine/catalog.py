@@ -1,0 +1,65 @@
+"""The shipped models: the explicit list of every trained model the application offers.
+
+Each entry names its architecture and constructor kwargs here, in code, so reading this file
+tells you what can run. The one thing that changes on every retrain, the weights' sha256,
+is read from the model card ``models/<id>.json`` that ``editor.training.export_sr`` writes
+beside the weights, so shipping new weights is "replace two files", not a code edit. A
+model whose card is missing is still registered, with a placeholder checksum, so menus list
+it and loading it gives the engine's clear "weights file not found" message.
+
+Imported at the end of :mod:`editor.engine.registry` (so ``REGISTRY`` is always complete)
+and kept torch-free: architectures are lazy builders, cards are plain JSON.
+"""
+
+from __future__ import annotations
+
+import json
+
+from editor.engine.registry import (REGISTRY, ModelSpec, find_weights, lazy_builder,
+                                    register_architecture)
+
+register_architecture("residual_sr", lazy_builder("editor.nets.sr_residual", "ResidualSR"))
+register_architecture("espcn", lazy_builder("editor.nets.espcn", "ESPCN"))
+
+#: Checksum of a model whose card is absent: no file has it, so loading fails clearly.
+MISSING_SHA256 = "0" * 64
+
+SR_LICENCE = ("Trained on T91 (research use) and BSD200 (Berkeley: non-commercial "
+              "research); non-commercial research use only.")
+
+# ResidualSR, 48 channels x 4 blocks: receptive radius 11 LR px -> overlap 2 x 11, rounded up.
+_QUALITY = {"channels": 48, "blocks": 4, "base": "bicubic"}
+_QUALITY_OVERLAP = 24
+# ESPCN 32/16: radius 4 LR px (5x5 + 3x3 + 3x3) -> overlap >= 8; 10 leaves a margin.
+_FAST = {"width": 32, "mid": 16, "residual": True}
+_FAST_OVERLAP = 10
+
+
+def card_sha256(model_id: str) -> str:
+    """The sha256 recorded in ``<model_id>.json``, or MISSING_SHA256 when there is no
+    readable card (a fresh checkout without weights, a typo'd card)."""
+    try:
+        with open(find_weights(f"{model_id}.json"), encoding="utf-8") as fh:
+            sha = json.load(fh).get("sha256", "")
+    except (OSError, ValueError):
+        return MISSING_SHA256
+    return sha if isinstance(sha, str) and len(sha) == 64 else MISSING_SHA256
+
+
+def _sr(model_id: str, architecture: str, scale: int, kwargs: dict, overlap: int,
+        description: str) -> ModelSpec:
+    return REGISTRY.register(ModelSpec(
+        id=model_id, task="superres", architecture=architecture,
+        weights=f"{model_id}.safetensors", sha256=card_sha256(model_id), licence=SR_LICENCE,
+        scale=scale, tiling=True, tile_overlap=overlap,
+        arch_kwargs={"scale": scale, **kwargs}, description=description))
+
+
+for _scale in (2, 3, 4):
+    _sr(f"sr-quality-x{_scale}", "residual_sr", _scale, _QUALITY, _QUALITY_OVERLAP,
+        f"Super-resolution x{_scale}, quality: residual CNN over bicubic "
+        "(MATLAB-bicubic training pairs)")
+_sr("sr-fast-x2", "espcn", 2, _FAST, _FAST_OVERLAP,
+    "Super-resolution x2, fast preview: ESPCN-class sub-pixel CNN")
+_sr("sr-real-x4", "residual_sr", 4, _QUALITY, _QUALITY_OVERLAP,
+    "Super-resolution x4 for real photos: trained on blurred, noisy, JPEG-compressed inputs")

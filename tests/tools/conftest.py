@@ -1,0 +1,26 @@
+"""Every tool test runs Super-resolution on stand-in TinyNet models (tests/sr_fakes.py):
+the generated schema tests run each registered tool, and none may depend on trained
+weights. Tests that want other models (missing ones, the shipped ones) set their own."""
+
+from __future__ import annotations
+
+import pytest
+
+from editor.engine.weights import clear_model_cache
+from editor.tools import superres
+from tests.sr_fakes import tiny_sr_source
+
+
+@pytest.fixture(scope="session")
+def fake_sr_source(tmp_path_factory):
+    return tiny_sr_source(tmp_path_factory.mktemp("sr-models"))
+
+
+@pytest.fixture(autouse=True)
+def _fake_sr_models(fake_sr_source):
+    previous = superres.set_model_source(fake_sr_source)
+    superres.clear_cache()
+    yield fake_sr_source
+    superres.set_model_source(previous)
+    superres.clear_cache()
+    clear_model_cache()
