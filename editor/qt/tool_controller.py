@@ -25,12 +25,8 @@ from editor.qt.engine_thread import EngineThread
 from editor.qt.qt_document import QtDocument
 from editor.qt.status_bar import StatusBar
 from editor.qt.tool_panel import ToolPanel, has_canvas_preview
-from editor.tools.schema import Tool
+from editor.tools.schema import PREVIEW_DEBOUNCE_MS, PREVIEW_MARGIN, Tool
 
-PREVIEW_DEBOUNCE_MS = 30
-#: Extra document pixels around the visible region, so filters with a radius see real
-#: neighbours at the view's edge and a small pan needs no new preview.
-PREVIEW_MARGIN = 32
 #: Above this many pixels a "full" preview is computed at screen resolution instead.
 FULL_PREVIEW_MAX_PIXELS = 2_000_000
 #: "reduced" (model-backed) previews are capped at this many pixels.

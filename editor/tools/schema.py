@@ -77,6 +77,13 @@ class Param:
         return v
 
 
+#: How the GUI previews a tool while sliders move (shared with ``bench editor``, which
+#: measures the same work without Qt): wait this long for the slider to settle, and
+#: compute this many extra document pixels around the visible region so filters with a
+#: radius see real neighbours at the view's edge and a small pan needs no new preview.
+PREVIEW_DEBOUNCE_MS = 15
+PREVIEW_MARGIN = 32
+
 #: run(image RGB(A) float32 HxWxC in [0,1], params dict, progress) -> image float32
 RunFn = Callable[[np.ndarray, dict, Progress], np.ndarray]
 

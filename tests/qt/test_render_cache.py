@@ -206,3 +206,33 @@ def test_document_resize_reallocates_the_levels():
                                          (0.25, 2), (0.1, 3), (1 / 64, 6), (1 / 1000, 6)])
 def test_level_choice_never_upscales_a_coarser_level(zoom, level):
     assert level_for_zoom(zoom, 7) == level
+
+
+def test_dropped_caches_free_the_document_without_waiting_for_the_garbage_collector():
+    import gc
+    import weakref
+
+    from editor.core.document import Document
+    from editor.qt.render_cache import DocumentCaches
+
+    doc = Document.from_image(np.zeros((40, 30, 3), np.float32))
+    caches = DocumentCaches(doc)
+    caches.composite.ensure()
+    ref = weakref.ref(caches)
+    gc.disable()
+    try:
+        del caches
+        assert ref() is None  # no reference cycle: freed by reference counting alone
+    finally:
+        gc.enable()
+
+
+def test_premultiplied_rgba8_rounds_and_premultiplies():
+    from editor.qt.render_cache import premultiplied_rgba8
+
+    px = np.array([[[1.0, 0.5, -0.2, 1.0], [1.0, 0.5, 0.0, 0.5], [2.0, 0.2, 0.0, 0.0]]], np.float32)
+    out = premultiplied_rgba8(px)
+    assert out.dtype == np.uint8
+    assert out[0, 0].tolist() == [255, 128, 0, 255]
+    assert out[0, 1].tolist() == [128, 64, 0, 128]
+    assert out[0, 2].tolist() == [0, 0, 0, 0]
