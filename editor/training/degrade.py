@@ -4,8 +4,8 @@ A phone photo is not a MATLAB-bicubic downscale: it was blurred by optics and mo
 resampled by some unknown kernel, got sensor noise, then JPEG. A network trained only on
 clean bicubic LR treats that noise and those 8x8 blocks as detail and sharpens them. The
 pipeline below is a one-pass version of the Real-ESRGAN / BSRGAN recipe, kept moderate
-(sigma <= 3, noise <= 15/255) because the model must also stay within 1 dB of the
-quality model on clean images:
+(blur sigma <= 1.6, noise <= 10/255, 30 % clean samples) because the model must also stay
+within 1 dB of the quality model on clean images:
 
     blur (isotropic or anisotropic Gaussian, random size)  ->  downscale x1/s with a random
     kernel (MATLAB bicubic, bilinear, area)  ->  Gaussian or Poisson noise (colour or grey)
@@ -29,13 +29,16 @@ from editor.core.imresize import imresize
 
 @dataclass(frozen=True)
 class DegradeConfig:
-    p_clean: float = 0.15          # plain MATLAB bicubic, so clean inputs stay sharp
-    p_blur: float = 0.7
+    # Kept moderate on purpose: a first run with sigma <= 3 blur, noise <= 15 levels and
+    # 15 % clean samples beat the quality model on noisy JPEGs by only 0.2 dB on the
+    # held-out images while losing 0.85 dB on clean ones (it learnt to smooth everything).
+    p_clean: float = 0.3           # plain MATLAB bicubic, so clean inputs stay sharp
+    p_blur: float = 0.5
     kernel_sizes: tuple[int, ...] = (7, 9, 11, 13, 15, 17, 19, 21)
-    sigma_range: tuple[float, float] = (0.2, 3.0)
+    sigma_range: tuple[float, float] = (0.2, 1.6)
     p_anisotropic: float = 0.5
     p_noise: float = 0.8
-    gauss_sigma_range: tuple[float, float] = (1.0, 15.0)   # in 8-bit levels
+    gauss_sigma_range: tuple[float, float] = (1.0, 10.0)   # in 8-bit levels
     p_poisson: float = 0.3                                  # of noisy samples
     poisson_scale_range: tuple[float, float] = (0.05, 1.5)  # x sqrt(signal) in 8-bit levels
     p_grey_noise: float = 0.4

@@ -19,6 +19,7 @@ the checkpoint is chosen on the held-out training images before this runs.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import shlex
@@ -36,6 +37,7 @@ from editor.engine.weights import save_weights, sha256_file
 from editor.nets import espcn as espcn_net
 from editor.nets import sr_residual
 from editor.training import sr_data
+from editor.training.degrade import DEFAULT as DEGRADE_DEFAULT
 from editor.training.degrade import noisy_jpeg
 from editor.training.train_sr import REAL_VAL_JPEG, REAL_VAL_NOISE, Trainee
 
@@ -116,9 +118,25 @@ def seconds_per_output_mp(net: nn.Module, scale: int, repeats: int = 7) -> float
         torch.set_num_threads(threads)
 
 
-def reproduction_commands(run_dir: Path, model_id: str, which: str) -> list[str]:
+def _home_tilde(tokens: list[str]) -> list[str]:
+    # The shell expanded ~ when the run was started; ~ keeps the recipe portable.
+    home = str(Path.home())
+    return [("~" + t[len(home):]) if t == home or t.startswith(home + "/") else t
+            for t in tokens]
+
+
+def _join(tokens: list[str]) -> str:
+    # shlex.join would quote "~/..." and so stop the shell from expanding it.
+    return " ".join(t if re.fullmatch(r"~(/[\w.@%+=:,/-]*)?", t) else shlex.quote(t)
+                    for t in tokens)
+
+
+def reproduction_commands(run_dir: Path, model_id: str, which: str,
+                          final_iteration: int | None = None) -> list[str]:
     """The train invocations in order (each one's ``--stop-at`` set to where the next one
-    resumed, which is where it was actually interrupted), then the export."""
+    resumed, which is where it was actually interrupted; the last one's to
+    ``final_iteration``, the iteration of the exported weights, when the run was exported
+    before its end), then the export."""
     entries = [json.loads(line) for line in
                (run_dir / "commands.jsonl").read_text(encoding="utf-8").splitlines() if line]
     commands = []
@@ -138,9 +156,13 @@ def reproduction_commands(run_dir: Path, model_id: str, which: str) -> list[str]
             cleaned.append(token)
         if i + 1 < len(entries):
             cleaned += ["--stop-at", str(entries[i + 1]["start_iteration"])]
+        elif final_iteration is not None:
+            planned = int(argv[argv.index("--iters") + 1]) if "--iters" in argv else None
+            if planned is None or final_iteration < planned:
+                cleaned += ["--stop-at", str(final_iteration)]
         elif "--stop-at" in argv or any(t.startswith("--stop-at=") for t in argv):
             cleaned = argv
-        line = "python -m editor.training.train_sr " + shlex.join(cleaned)
+        line = "python -m editor.training.train_sr " + _join(_home_tilde(cleaned))
         if entry.get("init_sha256"):
             line += f"    # --init file sha256 {entry['init_sha256']}"
         commands.append(line)
@@ -148,7 +170,7 @@ def reproduction_commands(run_dir: Path, model_id: str, which: str) -> list[str]
               if "--run-dir" in entries[0]["argv"] else str(run_dir), "--id", model_id]
     if which != "best":
         export += ["--which", which]
-    commands.append("python -m editor.training.export_sr " + shlex.join(export))
+    commands.append("python -m editor.training.export_sr " + _join(_home_tilde(export)))
     return commands
 
 
@@ -278,7 +300,8 @@ def check_targets(kind: str, scale: int, report: dict[str, Any] | None, speed: f
 
 def export(run_dir: Path, model_id: str, scale: int | None = None, which: str = "best",
            models_dir: Path | None = None, report_bench: bool = False,
-           measure_speed: bool = True, quality_id: str = "sr-quality-x4") -> dict[str, Any]:
+           measure_speed: bool = True, quality_id: str = "sr-quality-x4",
+           notes: list[str] | None = None) -> dict[str, Any]:
     run_dir = Path(run_dir).expanduser()
     models_dir = Path(models_dir) if models_dir is not None else DEFAULT_MODELS_DIR
     scale = scale or scale_from_id(model_id)
@@ -343,7 +366,8 @@ def export(run_dir: Path, model_id: str, scale: int | None = None, which: str = 
         "multiply_adds_per_output_megapixel": round(macs_per_output_mp(architecture, kwargs)),
         "receptive_radius_input_px": radius,
         "tile_overlap": overlap,
-        "speed": {"seconds_per_output_megapixel_2_threads": round(speed, 4),
+        "speed": {"seconds_per_output_megapixel_2_threads":
+                  None if speed != speed else round(speed, 4),  # NaN: not measured
                   "measured": f"random {round(1000 / scale)}x{round(1000 / scale)} RGB input "
                               f"-> x{scale}, median of 7, torch {torch.__version__}, "
                               "at export time on a shared 2-core machine"},
@@ -358,10 +382,13 @@ def export(run_dir: Path, model_id: str, scale: int | None = None, which: str = 
                               "random degradations (editor.training.degrade): blur, random "
                               "resize kernel, Gaussian/Poisson noise, JPEG 30-95"),
             "config": config,
+            **({"degradations": dataclasses.asdict(DEGRADE_DEFAULT)}
+               if config["model"] == "real" else {}),
             "iterations_of_these_weights": checkpoint["iteration"],
-            "iterations_run": last.get("iteration", checkpoint["iteration"]),
+            "iterations_run": max(last.get("iteration", 0), checkpoint["iteration"]),
             "checkpoint": which,
-            "commands": reproduction_commands(run_dir, model_id, which),
+            "commands": reproduction_commands(run_dir, model_id, which,
+                                              checkpoint["iteration"]),
             "reproduce_note": ("Run the commands in order from the repository root. Each "
                                "train command resumes the same run; --stop-at marks where "
                                "that session was interrupted (it does not change the "
@@ -381,6 +408,7 @@ def export(run_dir: Path, model_id: str, scale: int | None = None, which: str = 
         "not measured at export (run export with --report-bench)",
         "results": "filled by `restora-cli bench superres` in models/RESULTS.md",
         "targets": check_targets(config["model"], scale, report, speed, size),
+        "notes": list(notes or []),
         "exported": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     card_path = models_dir / f"{model_id}.json"
@@ -404,10 +432,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
     p.add_argument("--quality-id", default="sr-quality-x4",
                    help="the quality model the real-photo model is compared with")
+    p.add_argument("--note", action="append", default=[],
+                   help="a line for the card's notes (repeatable)")
     args = p.parse_args(argv)
     card = export(Path(args.run_dir), args.id, args.scale, args.which,
                   Path(args.models_dir) if args.models_dir else None, args.report_bench,
-                  not args.no_speed, args.quality_id)
+                  not args.no_speed, args.quality_id, args.note)
     print(json.dumps({k: card[k] for k in ("id", "sha256", "params", "validation",
                                            "targets")}, indent=2))
     if isinstance(card["reported_bench_psnr"], dict):

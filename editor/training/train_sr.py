@@ -112,6 +112,12 @@ class Trainee(nn.Module):
                     target = key
                 if target in own and tuple(own[target].shape) == tuple(value.shape):
                     loaded[target] = value
+                elif self.model != "fast" and not key.startswith("upsampler."):
+                    # Only a scale's upsampler may differ; a body that does not fit means
+                    # the wrong file or a different --arch, which must not pass silently.
+                    raise ValueError(f"--init: {key} does not fit this architecture "
+                                     f"({tuple(value.shape)} vs "
+                                     f"{tuple(own[target].shape) if target in own else 'absent'})")
                 else:
                     skipped.append(key)
         if not loaded:
