@@ -48,3 +48,5 @@ def _bench_editor(args: list[str]) -> int:
 register_benchmark("editor", _bench_editor)
 register_benchmark("superres", lambda args: __import__(
     "editor.training.bench_superres", fromlist=["main"]).main(args))  # lazy: torch, OpenCV
+register_benchmark("deblur", lambda args: __import__(
+    "editor.training.bench_deblur", fromlist=["main"]).main(args))  # lazy: torch, OpenCV
