@@ -131,43 +131,51 @@ def _join(tokens: list[str]) -> str:
                     for t in tokens)
 
 
+def _without_stop_at(argv: list[str]) -> list[str]:
+    cleaned, skip = [], False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token == "--stop-at":
+            skip = True
+        elif not token.startswith("--stop-at="):
+            cleaned.append(token)
+    return cleaned
+
+
 def reproduction_commands(run_dir: Path, model_id: str, which: str,
                           final_iteration: int | None = None) -> list[str]:
-    """The train invocations in order (each one's ``--stop-at`` set to where the next one
-    resumed, which is where it was actually interrupted; the last one's to
-    ``final_iteration``, the iteration of the exported weights, when the run was exported
-    before its end), then the export."""
+    """The train invocations that led to the exported weights, in order, then the export.
+
+    Each one's ``--stop-at`` is where the next one resumed (where it was really
+    interrupted); the command during which ``final_iteration`` (the exported weights'
+    iteration) was reached stops there, and later commands are left out, since they
+    cannot have changed those weights. ``--stop-at`` never changes the learning-rate
+    schedule, so this replays the same run."""
     entries = [json.loads(line) for line in
                (run_dir / "commands.jsonl").read_text(encoding="utf-8").splitlines() if line]
     commands = []
     for i, entry in enumerate(entries):
         argv = list(entry["argv"])
-        # Drop a --stop-at the command had: the next command's start is what counts.
-        cleaned, skip = [], False
-        for token in argv:
-            if skip:
-                skip = False
-                continue
-            if token == "--stop-at":
-                skip = True
-                continue
-            if token.startswith("--stop-at="):
-                continue
-            cleaned.append(token)
-        if i + 1 < len(entries):
-            cleaned += ["--stop-at", str(entries[i + 1]["start_iteration"])]
-        elif final_iteration is not None:
+        stop = entries[i + 1]["start_iteration"] if i + 1 < len(entries) else None
+        if final_iteration is not None and (stop is None or final_iteration <= stop):
             planned = int(argv[argv.index("--iters") + 1]) if "--iters" in argv else None
-            if planned is None or final_iteration < planned:
-                cleaned += ["--stop-at", str(final_iteration)]
-        elif "--stop-at" in argv or any(t.startswith("--stop-at=") for t in argv):
-            cleaned = argv
+            stop = final_iteration if planned is None or final_iteration < planned else None
+            last = True
+        else:
+            last = False
+        cleaned = _without_stop_at(argv) if (stop is not None or last) else argv
+        if stop is not None:
+            cleaned += ["--stop-at", str(stop)]
         line = "python -m editor.training.train_sr " + _join(_home_tilde(cleaned))
         if entry.get("init_sha256"):
             line += f"    # --init file sha256 {entry['init_sha256']}"
         commands.append(line)
-    export = ["--run-dir", str(entries[0]["argv"][entries[0]["argv"].index("--run-dir") + 1])
-              if "--run-dir" in entries[0]["argv"] else str(run_dir), "--id", model_id]
+        if last:
+            break
+    first = entries[0]["argv"]
+    export = ["--run-dir", first[first.index("--run-dir") + 1] if "--run-dir" in first
+              else str(run_dir), "--id", model_id]
     if which != "best":
         export += ["--which", which]
     commands.append("python -m editor.training.export_sr " + _join(_home_tilde(export)))
