@@ -63,3 +63,23 @@ _sr("sr-fast-x2", "espcn", 2, _FAST, _FAST_OVERLAP,
     "Super-resolution x2, fast preview: ESPCN-class sub-pixel CNN")
 _sr("sr-real-x4", "residual_sr", 4, _QUALITY, _QUALITY_OVERLAP,
     "Super-resolution x4 for real photos: trained on blurred, noisy, JPEG-compressed inputs")
+
+# -- Deblur --------------------------------------------------------------------------------------
+register_architecture("srn_deblur", lazy_builder("editor.nets.srn_deblur", "SRNDeblur"))
+
+DEBLUR_LICENCE = ("Trained on synthetic blur of T91 (research use) and BSD200 (Berkeley: "
+                  "non-commercial research); non-commercial research use only.")
+# SRN-DeblurNet at width 12 (12-24-48), 3 levels: keep in step with export_deblur's card.
+_DEBLUR_ARCH = {"width": 12, "scales": 3}
+# The theoretical receptive radius is ~1300 px (editor.nets.srn_deblur.receptive_radius),
+# far beyond any useful tile; what the network really uses is measured at export
+# (context_radius: outputs within 0.5/255 of the untiled ones) and export_deblur refuses
+# weights needing more than this overlap / 2 of context.
+_DEBLUR_OVERLAP = 192
+
+REGISTRY.register(ModelSpec(
+    id="deblur-srn", task="deblur", architecture="srn_deblur",
+    weights="deblur-srn.safetensors", sha256=card_sha256("deblur-srn"), licence=DEBLUR_LICENCE,
+    scale=1, tiling=True, tile_overlap=_DEBLUR_OVERLAP, arch_kwargs=_DEBLUR_ARCH,
+    description="Deblur: scale-recurrent network (SRN-DeblurNet, Tao et al. 2018) trained on "
+                "synthetic camera shake, motion, defocus and moving-crop blur"))

@@ -24,3 +24,23 @@ def _fake_sr_models(fake_sr_source):
     superres.set_model_source(previous)
     superres.clear_cache()
     clear_model_cache()
+
+
+# Deblur, likewise: the generated schema tests run it on a random-weight SRNDeblur
+# (tests/deblur_fakes.py), never on trained weights.
+@pytest.fixture(scope="session")
+def fake_deblur_source(tmp_path_factory):
+    from tests.deblur_fakes import tiny_deblur_source
+
+    return tiny_deblur_source(tmp_path_factory.mktemp("deblur-models"))
+
+
+@pytest.fixture(autouse=True)
+def _fake_deblur_model(fake_deblur_source):
+    from editor.tools import deblur
+
+    previous = deblur.set_model_source(fake_deblur_source)
+    deblur.clear_cache()
+    yield fake_deblur_source
+    deblur.set_model_source(previous)
+    deblur.clear_cache()
