@@ -257,7 +257,9 @@ def train(argv: list[str] | None = None, *, quiet: bool = False) -> dict[str, An
     if args.resume:
         if not last_path.is_file():
             raise SystemExit(f"--resume: no checkpoint {last_path}")
-        checkpoint = torch.load(last_path, map_location=device, weights_only=False)
+        # Load on the CPU: the saved RNG state must stay a CPU ByteTensor (set_rng_state
+        # refuses a CUDA one); load_state_dict moves weights and optimizer state to the device.
+        checkpoint = torch.load(last_path, map_location="cpu", weights_only=False)
         if checkpoint["config"]["model"] != args.model or \
                 checkpoint["config"]["scales"] != scales or checkpoint["config"]["arch"] != arch:
             raise SystemExit(f"--resume: {last_path} is a different model/scales/architecture "
