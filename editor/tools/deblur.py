@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
@@ -44,6 +43,7 @@ import numpy as np
 from editor.engine.progress import Progress
 from editor.engine.registry import REGISTRY, ModelSpec
 from editor.tools.schema import Param, Tool
+from editor.tools.result_cache import LastResult
 
 if TYPE_CHECKING:  # torch stays unimported until the network runs
     from torch import nn
@@ -122,27 +122,7 @@ def using_models(source: DeblurModels) -> Iterator[DeblurModels]:
 
 # -- the kept network result --------------------------------------------------------------------
 
-class _LastResult:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entry: tuple[tuple, np.ndarray] | None = None
-
-    def get(self, key: tuple) -> np.ndarray | None:
-        with self._lock:
-            if self._entry is not None and self._entry[0] == key:
-                return self._entry[1].copy()
-        return None
-
-    def put(self, key: tuple, value: np.ndarray) -> None:
-        with self._lock:
-            self._entry = (key, value.copy())
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entry = None
-
-
-_last_result = _LastResult()
+_last_result = LastResult()
 
 
 def clear_cache() -> None:

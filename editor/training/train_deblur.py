@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import random
 import signal
 import sys
@@ -54,6 +53,7 @@ import torch.nn.functional as F
 from editor.core.metrics import psnr
 from editor.nets.srn_deblur import DEFAULT_WIDTH, SRNDeblur, count_parameters
 from editor.training import deblur_data
+from editor.training.run_utils import RunLog, atomic_save, training_device
 
 DEFAULT_ARCH: dict[str, Any] = {"width": DEFAULT_WIDTH, "scales": 3}
 LOSSES = ("l1", "l2")
@@ -113,30 +113,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def _atomic_save(obj: Any, path: Path) -> None:
-    temporary = path.with_name(path.name + ".partial")
-    torch.save(obj, temporary)
-    os.replace(temporary, path)
-
-
-class _Log:
-    def __init__(self, path: Path, quiet: bool) -> None:
-        self.path, self.quiet = path, quiet
-
-    def __call__(self, message: str) -> None:
-        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}"
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
-        if not self.quiet:
-            print(line, flush=True)
-
-
 def _quantised(image: np.ndarray) -> np.ndarray:
     return np.clip(np.round(image * 255.0), 0.0, 255.0) / 255.0
 
@@ -182,7 +158,7 @@ def train(argv: list[str] | None = None, *, quiet: bool = False) -> dict[str, An
                          f"got {args.patch}")
     run_dir = Path(args.run_dir).expanduser()
     run_dir.mkdir(parents=True, exist_ok=True)
-    log = _Log(run_dir / "train.log", quiet)
+    log = RunLog(run_dir / "train.log", quiet)
     threads_before = torch.get_num_threads()
     torch.set_num_threads(max(1, args.threads))
     try:
@@ -192,9 +168,9 @@ def train(argv: list[str] | None = None, *, quiet: bool = False) -> dict[str, An
         torch.set_num_threads(threads_before)
 
 
-def _train(args: argparse.Namespace, argv: list[str], run_dir: Path, log: _Log
+def _train(args: argparse.Namespace, argv: list[str], run_dir: Path, log: RunLog
            ) -> dict[str, Any]:
-    device = _device(args.device)
+    device = training_device(args.device)
     arch = {**DEFAULT_ARCH, **json.loads(args.arch)}
     lr_min = args.lr / 50 if args.lr_min is None else args.lr_min
     config = {"arch": arch, "batch": args.batch, "patch": args.patch, "lr": args.lr,
@@ -248,7 +224,7 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path, log: _Log
                              "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **init_note}) + "\n")
 
     def save_last() -> None:
-        _atomic_save({"model": net.state_dict(), "optimizer": optimizer.state_dict(),
+        atomic_save({"model": net.state_dict(), "optimizer": optimizer.state_dict(),
                       "iteration": iteration, "best": best, "history": history,
                       "config": config,
                       "rng": {"torch": torch.get_rng_state(), "python": random.getstate()}},
@@ -309,7 +285,7 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path, log: _Log
                 marker = ""
                 if scores["psnr"] > best:
                     best = scores["psnr"]
-                    _atomic_save({"model": net.state_dict(), "iteration": iteration,
+                    atomic_save({"model": net.state_dict(), "iteration": iteration,
                                   "val": scores, "config": config}, best_path)
                     marker = " (best)"
                 log(f"val it {iteration}: psnr {scores['psnr']:.3f} dB (input "

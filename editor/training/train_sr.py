@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import random
 import shlex
 import signal
@@ -48,6 +47,7 @@ from editor.nets.espcn import ESPCN
 from editor.nets.sr_residual import ResidualSRBody, Upsampler, base_upsample
 from editor.training import sr_data
 from editor.training.degrade import degrade, noisy_jpeg
+from editor.training.run_utils import RunLog, atomic_save, training_device
 
 MODELS = ("quality", "fast", "real")
 
@@ -170,30 +170,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def _atomic_save(obj: Any, path: Path) -> None:
-    temporary = path.with_name(path.name + ".partial")
-    torch.save(obj, temporary)
-    os.replace(temporary, path)
-
-
-class _Log:
-    def __init__(self, path: Path, quiet: bool) -> None:
-        self.path, self.quiet = path, quiet
-
-    def __call__(self, message: str) -> None:
-        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}"
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
-        if not self.quiet:
-            print(line, flush=True)
-
-
 @torch.no_grad()
 def validate(trainee: Trainee, val: dict[int, list[sr_data.ValImage]],
              device: torch.device) -> dict[str, float]:
@@ -223,9 +199,9 @@ def train(argv: list[str] | None = None, *, quiet: bool = False) -> dict[str, An
     argv = list(sys.argv[1:] if argv is None else argv)
     run_dir = Path(args.run_dir).expanduser()
     run_dir.mkdir(parents=True, exist_ok=True)
-    log = _Log(run_dir / "train.log", quiet)
+    log = RunLog(run_dir / "train.log", quiet)
     torch.set_num_threads(max(1, args.threads))
-    device = _device(args.device)
+    device = training_device(args.device)
     arch = {**DEFAULT_ARCH[args.model], **json.loads(args.arch)}
     scales = args.scale
     if args.model == "real" and scales != [4]:
@@ -290,7 +266,7 @@ def train(argv: list[str] | None = None, *, quiet: bool = False) -> dict[str, An
                              "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **init_note}) + "\n")
 
     def save_last() -> None:
-        _atomic_save({"model": trainee.state_dict(), "optimizer": optimizer.state_dict(),
+        atomic_save({"model": trainee.state_dict(), "optimizer": optimizer.state_dict(),
                       "iteration": iteration, "best": best, "history": history,
                       "config": config,
                       "rng": {"sampler": sampler.state(), "torch": torch.get_rng_state(),
@@ -347,7 +323,7 @@ def train(argv: list[str] | None = None, *, quiet: bool = False) -> dict[str, An
                 marker = ""
                 if scores["mean"] > best:
                     best = scores["mean"]
-                    _atomic_save({"model": trainee.state_dict(), "iteration": iteration,
+                    atomic_save({"model": trainee.state_dict(), "iteration": iteration,
                                   "val": scores, "config": config}, best_path)
                     marker = " (best)"
                 log(f"val it {iteration}: " + ", ".join(f"{k} {v:.3f}" for k, v in
