@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import re
-import shlex
 import statistics
 import sys
 import time
@@ -39,6 +37,7 @@ from editor.nets import srn_deblur
 from editor.training import blur_kernels as bk
 from editor.training import deblur_data, sr_data
 from editor.training.export_sr import DATA_NOTE
+from editor.training import recipe
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 MODEL_ID = "deblur-srn"
@@ -122,61 +121,12 @@ def measure_context(net: torch.nn.Module, images: list[np.ndarray]) -> dict[str,
                       "512 px); tiles need an overlap of twice it"}
 
 
-def _home_tilde(tokens: list[str]) -> list[str]:
-    # The shell expanded ~ when the run was started; ~ keeps the recipe portable.
-    home = str(Path.home())
-    return [("~" + t[len(home):]) if t == home or t.startswith(home + "/") else t
-            for t in tokens]
-
-
-def _join(tokens: list[str]) -> str:
-    # shlex.join would quote "~/..." and so stop the shell from expanding it.
-    return " ".join(t if re.fullmatch(r"~(/[\w.@%+=:,/-]*)?", t) else shlex.quote(t)
-                    for t in tokens)
-
-
-def _without_stop_at(argv: list[str]) -> list[str]:
-    out, skip = [], False
-    for token in argv:
-        if skip:
-            skip = False
-        elif token == "--stop-at":
-            skip = True
-        elif not token.startswith("--stop-at="):
-            out.append(token)
-    return out
-
-
 def reproduction_commands(run_dir: Path, model_id: str, which: str,
                           final_iteration: int | None = None) -> list[str]:
-    """Every train invocation of the run in order, each with the ``--stop-at`` where the
-    next one resumed (the last one's at ``final_iteration`` when these weights come from
-    before the run's end), then this export."""
-    entries = [json.loads(line) for line in
-               (run_dir / "commands.jsonl").read_text(encoding="utf-8").splitlines() if line]
-    commands = []
-    for i, entry in enumerate(entries):
-        argv = list(entry["argv"])
-        cleaned = _without_stop_at(argv)
-        if i + 1 < len(entries):
-            cleaned += ["--stop-at", str(entries[i + 1]["start_iteration"])]
-        elif final_iteration is not None:
-            planned = int(argv[argv.index("--iters") + 1]) if "--iters" in argv else None
-            if planned is None or final_iteration < planned:
-                cleaned += ["--stop-at", str(final_iteration)]
-        elif cleaned != argv:
-            cleaned = argv
-        line = "python -m editor.training.train_deblur " + _join(_home_tilde(cleaned))
-        if entry.get("init_sha256"):
-            line += f"    # --init file sha256 {entry['init_sha256']}"
-        commands.append(line)
-    first = entries[0]["argv"] if entries else []
-    run_arg = first[first.index("--run-dir") + 1] if "--run-dir" in first else str(run_dir)
-    export = ["--run-dir", run_arg] + ([] if model_id == MODEL_ID else ["--id", model_id])
-    if which != "best":
-        export += ["--which", which]
-    commands.append("python -m editor.training.export_deblur " + _join(_home_tilde(export)))
-    return commands
+    """The card's recipe: the train commands that led to these weights, then this export."""
+    export_args = ([] if model_id == MODEL_ID else ["--id", model_id]) + ([] if which == "best" else ["--which", which])
+    return recipe.reproduction_commands(run_dir, "editor.training.train_deblur", "editor.training.export_deblur",
+                                        export_args, final_iteration)
 
 
 def export(run_dir: Path, model_id: str = MODEL_ID, which: str = "best",

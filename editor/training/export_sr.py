@@ -22,7 +22,6 @@ import argparse
 import dataclasses
 import json
 import re
-import shlex
 import statistics
 import sys
 import time
@@ -40,6 +39,7 @@ from editor.training import sr_data
 from editor.training.degrade import DEFAULT as DEGRADE_DEFAULT
 from editor.training.degrade import noisy_jpeg
 from editor.training.train_sr import REAL_VAL_JPEG, REAL_VAL_NOISE, Trainee
+from editor.training import recipe
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 BENCH_ROOT = Path(__file__).resolve().parents[3] / "shared" / "data" / "bench" / "sr"
@@ -118,68 +118,12 @@ def seconds_per_output_mp(net: nn.Module, scale: int, repeats: int = 7) -> float
         torch.set_num_threads(threads)
 
 
-def _home_tilde(tokens: list[str]) -> list[str]:
-    # The shell expanded ~ when the run was started; ~ keeps the recipe portable.
-    home = str(Path.home())
-    return [("~" + t[len(home):]) if t == home or t.startswith(home + "/") else t
-            for t in tokens]
-
-
-def _join(tokens: list[str]) -> str:
-    # shlex.join would quote "~/..." and so stop the shell from expanding it.
-    return " ".join(t if re.fullmatch(r"~(/[\w.@%+=:,/-]*)?", t) else shlex.quote(t)
-                    for t in tokens)
-
-
-def _without_stop_at(argv: list[str]) -> list[str]:
-    cleaned, skip = [], False
-    for token in argv:
-        if skip:
-            skip = False
-        elif token == "--stop-at":
-            skip = True
-        elif not token.startswith("--stop-at="):
-            cleaned.append(token)
-    return cleaned
-
-
 def reproduction_commands(run_dir: Path, model_id: str, which: str,
                           final_iteration: int | None = None) -> list[str]:
-    """The train invocations that led to the exported weights, in order, then the export.
-
-    Each one's ``--stop-at`` is where the next one resumed (where it was really
-    interrupted); the command during which ``final_iteration`` (the exported weights'
-    iteration) was reached stops there, and later commands are left out, since they
-    cannot have changed those weights. ``--stop-at`` never changes the learning-rate
-    schedule, so this replays the same run."""
-    entries = [json.loads(line) for line in
-               (run_dir / "commands.jsonl").read_text(encoding="utf-8").splitlines() if line]
-    commands = []
-    for i, entry in enumerate(entries):
-        argv = list(entry["argv"])
-        stop = entries[i + 1]["start_iteration"] if i + 1 < len(entries) else None
-        if final_iteration is not None and (stop is None or final_iteration <= stop):
-            planned = int(argv[argv.index("--iters") + 1]) if "--iters" in argv else None
-            stop = final_iteration if planned is None or final_iteration < planned else None
-            last = True
-        else:
-            last = False
-        cleaned = _without_stop_at(argv) if (stop is not None or last) else argv
-        if stop is not None:
-            cleaned += ["--stop-at", str(stop)]
-        line = "python -m editor.training.train_sr " + _join(_home_tilde(cleaned))
-        if entry.get("init_sha256"):
-            line += f"    # --init file sha256 {entry['init_sha256']}"
-        commands.append(line)
-        if last:
-            break
-    first = entries[0]["argv"]
-    export = ["--run-dir", first[first.index("--run-dir") + 1] if "--run-dir" in first
-              else str(run_dir), "--id", model_id]
-    if which != "best":
-        export += ["--which", which]
-    commands.append("python -m editor.training.export_sr " + _join(_home_tilde(export)))
-    return commands
+    """The card's recipe: the train commands that led to these weights, then this export."""
+    export_args = ["--id", model_id] + ([] if which == "best" else ["--which", which])
+    return recipe.reproduction_commands(run_dir, "editor.training.train_sr", "editor.training.export_sr",
+                                        export_args, final_iteration)
 
 
 def _run(net: nn.Module, lr: np.ndarray) -> np.ndarray:
