@@ -59,7 +59,8 @@ from editor.engine.weights import WeightsError, load_model
 from editor.tools import get_tool
 from editor.tools.deblur import DeblurModels, clear_cache, deblur_image, registry_source
 from editor.training import blur_kernels as bk
-from editor.training.bench_superres import measure_speed, quantise, timing_image
+from editor.training.bench_common import (json_safe as _json_safe,
+                                          measure_speed, quantise, timing_image)
 from editor.training.deblur_data import stream
 from editor.training.results import PEAK_RSS_METHOD, markdown_table, write_results
 
@@ -265,10 +266,6 @@ def score_shifted(out: np.ndarray, sharp: np.ndarray, border: int = LEVIN_BORDER
     dy, dx = best[1]
     moved = out[border + dy:h - border + dy, border + dx:w - border + dx]
     return best[0], ssim(moved, inner), best[1]
-
-
-def _finite(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else round(float(value), 6)
 
 
 def _timed(method: Method, blurry: np.ndarray, kernel: np.ndarray | None
@@ -577,16 +574,6 @@ def _speed(plan: Plan, ours: Method, source: DeblurModels, errors: list[str]) ->
     except Exception as error:
         errors.append(f"speed: {error}")
     return speed
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float):
-        return _finite(value)
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 # -- targets and the report ----------------------------------------------------------------------

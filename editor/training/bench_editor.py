@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import os
 import statistics
 import sys
 import tempfile
@@ -57,6 +56,7 @@ from editor.qt.canvas_input import MaskStroke
 from editor.qt.render_cache import DocumentCaches, premultiplied_rgba8
 from editor.tools import get_tool
 from editor.tools.schema import PREVIEW_DEBOUNCE_MS, PREVIEW_MARGIN
+from editor.training.bench_common import cpus as _cpus, load_average as _load_average
 from editor.training.results import (PEAK_RSS_METHOD, markdown_table, peak_rss_mb,
                                      reset_peak_rss, rss_mb, timings, write_results)
 
@@ -681,16 +681,6 @@ def _load_note(machine: dict) -> str:
     if max(start, end) > machine["cpus"] + 0.5:
         note += " (other processes were competing for the cores: times run high)"
     return note
-
-
-def _load_average() -> float | None:
-    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
-
-
-def _cpus() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def main(args: list[str]) -> int:
