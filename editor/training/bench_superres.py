@@ -61,7 +61,7 @@ from editor.core.metrics import psnr_y, ssim_y
 from editor.engine.registry import find_weights
 from editor.engine.weights import WeightsError, load_model
 from editor.training.bench_common import (OTHERS_SHARE_WARNING, cpu_seconds as _cpu_seconds,
-                                          cpus as _cpus, finite as _finite,
+                                          cpus as _cpus,
                                           json_safe as _json_safe,
                                           load_average as _load_average, measure_speed,
                                           others_share as _others_share, quantise,

@@ -31,7 +31,6 @@ import argparse
 import json
 import math
 import random
-import shlex
 import signal
 import sys
 import time
