@@ -41,7 +41,11 @@ class Face:
 
 
 class FaceBackend(Protocol):
-    """The three things a backend does, on uint8 RGB (H, W, 3) C-contiguous arrays."""
+    """The three things a backend does, on uint8 RGB (H, W, 3) C-contiguous arrays.
+
+    A backend may also offer ``verify(rgb, box) -> bool``: a slower, surer check of a weak
+    detection on a small crop (the box about 90 px wide). Without it, detection falls back
+    on the detector's score alone."""
 
     name: str
 
