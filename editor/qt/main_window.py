@@ -20,6 +20,7 @@ from editor.qt.actions import Actions
 from editor.qt.ai_zoom import AiZoomController
 from editor.qt.engine_thread import EngineThread
 from editor.qt.file_ops import FileOps, is_openable
+from editor.qt.face_panel import FacePanel
 from editor.qt.history_panel import HistoryPanel
 from editor.qt.layer_ops import LayerOps
 from editor.qt.layers_panel import LayersPanel
@@ -77,11 +78,16 @@ class MainWindow(QMainWindow):
         self.layer_ops = LayerOps(self)
         self.tool_controller = ToolController(self, self.engine, self.tool_panel, self.status)
         self.ai_zoom = AiZoomController(self, self.engine, self.status)
+        self.face_panel = FacePanel(self, self.engine, self.status)
+        self.face_dock = self._dock("Face regions", "dock_faces", self.face_panel, "F10",
+                                    Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.history_dock, self.face_dock)
+        self.layers_dock.raise_()
         # "acts", not "actions": QWidget.actions() is a Qt method this must not shadow.
         self.acts = Actions(self)
         self.acts.build_menus()
         self.acts.build_toolbars()
-        for dock in (self.tool_dock, self.layers_dock, self.history_dock):
+        for dock in (self.tool_dock, self.layers_dock, self.history_dock, self.face_dock):
             self.acts.panels_menu.addAction(dock.toggleViewAction())
         self.layers_panel.set_button_actions(self.acts.layer_panel_actions())
 
@@ -117,6 +123,8 @@ class MainWindow(QMainWindow):
         s.cancelRequested.connect(tc.cancel_apply)
         tc.message.connect(self.show_message)
         tc.busyChanged.connect(lambda _busy: self.acts.update_state())
+        s.cancelRequested.connect(self.face_panel.cancel)
+        self.face_panel.message.connect(self.show_message)
         az = self.ai_zoom
         s.cancelRequested.connect(az.cancel_apply)
         az.message.connect(self.show_message)
@@ -163,6 +171,7 @@ class MainWindow(QMainWindow):
         self.ai_zoom.set_document(qdoc)
         self.layers_panel.set_document(qdoc)
         self.history_panel.set_document(qdoc)
+        self.face_panel.set_document(qdoc)
         if qdoc is not None:
             qdoc.historyChanged.connect(self._on_history_changed)
             qdoc.docChanged.connect(self._on_doc_changed)

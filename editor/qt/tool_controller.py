@@ -25,7 +25,7 @@ from editor.qt.engine_thread import EngineThread
 from editor.qt.qt_document import QtDocument
 from editor.qt.status_bar import StatusBar
 from editor.qt.tool_panel import ToolPanel, has_canvas_preview
-from editor.tools.schema import PREVIEW_DEBOUNCE_MS, PREVIEW_MARGIN, Tool
+from editor.tools.schema import PREVIEW_DEBOUNCE_MS, PREVIEW_MARGIN, Masked, Tool
 
 #: Above this many pixels a "full" preview is computed at screen resolution instead.
 FULL_PREVIEW_MAX_PIXELS = 2_000_000
@@ -324,14 +324,19 @@ class ToolController(QObject):
         selection = self._host.selection()
 
         def run_apply(progress: Progress):
-            result = with_source_alpha(tool.apply(source, values, progress), source)
+            result = tool.apply_masked(source, values, progress)
+            mask = None
+            if isinstance(result, Masked):
+                # The tool says where it applies (a face mask): it becomes the layer mask.
+                result, mask = result.image, np.asarray(result.mask, np.float32)
+            result = with_source_alpha(result, source)
             if result.shape[:2] != (height, width):
                 raise ValueError(f"{tool.label} returned {result.shape[1]}×{result.shape[0]} px "
                                  f"for a {width}×{height} px layer")
-            mask = None
             if selection is not None:
                 shape, box = selection
-                mask = mask_from_shape(width, height, shape, box)
+                confine = mask_from_shape(width, height, shape, box)
+                mask = confine if mask is None else mask * confine
             return result, mask
 
         return run_apply

@@ -84,8 +84,34 @@ class Param:
 PREVIEW_DEBOUNCE_MS = 15
 PREVIEW_MARGIN = 32
 
-#: run(image RGB(A) float32 HxWxC in [0,1], params dict, progress) -> image float32
-RunFn = Callable[[np.ndarray, dict, Progress], np.ndarray]
+@dataclass(frozen=True)
+class Masked:
+    """A tool result that applies only somewhere (e.g. inside detected faces): ``image`` is
+    the full effect, ``mask`` (HxW float32 in [0, 1]) where it shows. The GUI lands
+    ``image`` as a new layer with ``mask`` as its layer mask, so the retoucher can refine
+    the mask with the brush; :meth:`Tool.apply` (CLI, previews) composites the two."""
+
+    image: np.ndarray
+    mask: np.ndarray
+
+
+#: run(image RGB(A) float32 HxWxC in [0,1], params dict, progress) -> image float32 or Masked
+RunFn = Callable[[np.ndarray, dict, Progress], "np.ndarray | Masked"]
+
+
+def composite_masked(source: np.ndarray, result: Masked) -> np.ndarray:
+    """``result`` seen through its mask over ``source``: the pixels a user would see."""
+    image = np.asarray(result.image, dtype=np.float32)
+    mask = np.asarray(result.mask, dtype=np.float32)
+    if mask.shape != image.shape[:2] or source.shape[:2] != image.shape[:2]:
+        raise ValueError(f"mask {mask.shape} does not fit the {image.shape[:2]} result")
+    source = np.asarray(source, dtype=np.float32)
+    if source.ndim == 2:
+        source = source[..., None]
+    m = mask if image.ndim == 2 else mask[..., None]
+    src = source if image.ndim == 3 else source[..., 0]
+    out = src + m * (image - src)
+    return np.ascontiguousarray(out, dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -122,5 +148,12 @@ class Tool:
 
     def apply(self, image: np.ndarray, values: dict | None = None,
               progress: Progress | None = None) -> np.ndarray:
+        """The pixels the user sees after the tool (a masked result composited)."""
+        result = self.apply_masked(image, values, progress)
+        return result if not isinstance(result, Masked) else composite_masked(image, result)
+
+    def apply_masked(self, image: np.ndarray, values: dict | None = None,
+                     progress: Progress | None = None) -> "np.ndarray | Masked":
+        """The tool's own result: an image, or a :class:`Masked` effect for a new layer."""
         params = self.resolve(values)
         return self.run(image, params, progress or Progress())

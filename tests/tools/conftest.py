@@ -44,3 +44,26 @@ def _fake_deblur_model(fake_deblur_source):
     yield fake_deblur_source
     deblur.set_model_source(previous)
     deblur.clear_cache()
+
+
+# Remove makeup, likewise: a face "found" in the middle of every image and a TinyNet
+# (tests/faces_fakes.py), so the generated tests need neither dlib nor trained weights.
+@pytest.fixture(scope="session")
+def fake_makeup_source(tmp_path_factory):
+    from tests.faces_fakes import tiny_makeup_source
+
+    return tiny_makeup_source(tmp_path_factory.mktemp("makeup-models"))
+
+
+@pytest.fixture(autouse=True)
+def _fake_faces(fake_makeup_source):
+    from editor.tools import demakeup
+    from tests.faces_fakes import fake_face_finder
+
+    previous_model = demakeup.SLOT.set(fake_makeup_source)
+    previous_finder = demakeup.set_face_finder(fake_face_finder)
+    demakeup.clear_cache()
+    yield
+    demakeup.SLOT.set(previous_model)
+    demakeup.set_face_finder(previous_finder)
+    demakeup.clear_cache()

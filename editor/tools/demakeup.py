@@ -1,0 +1,226 @@
+"""Remove makeup / retouch: undo beautification and makeup on every detected face with
+Makeup-Go's Component Regression Network (:mod:`editor.nets.crn`; model ``makeup-go``).
+
+Per face: detect (68 landmarks) → align to the network's canonical face frame (a
+similarity transform; the frame is UTKFace's aligned crops, which it was trained on) →
+network → paste back only the CHANGE, feathered and colour-matched, through the exact
+inverse transform. The result is the whole image with every face restored; the chosen
+region of the faces (whole face, skin, lips, eyes…) is its mask, so in the editor it
+lands as a new layer whose layer mask the retoucher can refine with the brush, and from
+the command line the mask is composited.
+
+``strength`` (0–1) blends the predicted change. The network's per-face results of the last
+image are kept, so dragging only the strength or region re-blends without re-running it.
+
+Faces whose size is below :data:`MIN_FACE_PX` are reported as too small; an image with no
+usable face raises :class:`NoFaceFound` (a ValueError: the CLI skips the file with that
+line, the GUI shows it and changes nothing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+
+import numpy as np
+
+from editor.engine.progress import Progress
+from editor.tools.model_slot import ModelSlot
+from editor.tools.schema import Masked, Param, Tool
+
+MODEL_ID = "makeup-go"
+#: Pixels across the canonical face frame the network was trained at (UTKFace 200 → 128).
+FRAME_PX = 128
+#: Margin around the face frame in the aligned crop (fraction of the frame on each side),
+#: so the feathered paste-back fades out before the crop's edge.
+PADDING = 0.25
+#: Smallest face (eye distance × 2.5, in px) that is processed.
+MIN_FACE_PX = 24
+
+REGION_CHOICES = (
+    ("face", "Whole face"),
+    ("skin", "Skin"),
+    ("lips", "Lips"),
+    ("eyes", "Eyes"),
+    ("brows", "Brows"),
+)
+
+SLOT = ModelSlot(MODEL_ID, "makeup-removal model")
+
+
+class NoFaceFound(ValueError):
+    """The image has no face the tool can work on; the message says why."""
+
+
+def crop_size() -> int:
+    return int(round(FRAME_PX * (1 + 2 * PADDING)))
+
+
+def run_network(model, crop: np.ndarray) -> np.ndarray:
+    """The network on one aligned RGB crop (HxWx3 float32 [0, 1]) -> restored crop."""
+    import torch
+
+    try:
+        device = next(model.parameters()).device
+    except StopIteration:
+        device = torch.device("cpu")
+    x = torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1))[None]).to(device)
+    with torch.inference_mode():
+        out = model(x)
+    if isinstance(out, dict):
+        out = out["image"]
+    elif isinstance(out, (tuple, list)):
+        out = out[0]
+    return out[0].clamp(0, 1).permute(1, 2, 0).float().cpu().numpy()
+
+
+def _rgb(image: np.ndarray) -> tuple[np.ndarray, int]:
+    """-> (RGB HxWx3 float32, colour channel count of the input)."""
+    if not np.issubdtype(image.dtype, np.floating):
+        raise ValueError(f"demakeup expects float pixels in [0, 1], got {image.dtype}")
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3 or image.shape[2] not in (1, 2, 3, 4):
+        raise ValueError(f"demakeup expects an HxW or HxWx1-4 image, got {image.shape}")
+    colour = 1 if image.shape[2] in (1, 2) else 3
+    rgb = image[..., :colour].astype(np.float32)
+    if colour == 1:
+        rgb = np.repeat(rgb, 3, axis=2)
+    return np.ascontiguousarray(rgb), colour
+
+
+#: Replaces face detection when set (tests run the tool on images without real faces).
+_face_finder = None
+
+
+def set_face_finder(finder):
+    """Use ``finder(rgb, progress) -> list[Face]`` instead of detection (None: detect);
+    returns the previous one."""
+    global _face_finder
+    previous, _face_finder = _face_finder, finder
+    return previous
+
+
+def find_faces(rgb: np.ndarray, progress: Progress):
+    """Usable faces, or NoFaceFound with a message a retoucher understands."""
+    from editor.faces import FaceModelsMissing, detect_faces
+
+    if _face_finder is not None:
+        return _face_finder(rgb, progress)
+    try:
+        scan = detect_faces(rgb, min_size=MIN_FACE_PX, progress=progress)
+    except FaceModelsMissing as e:
+        raise NoFaceFound(str(e)) from None
+    if not scan.faces:
+        if scan.too_small:
+            sizes = ", ".join(f"{f.size:.0f}" for f in scan.too_small)
+            raise NoFaceFound(f"the faces found are too small to work on ({sizes} px; "
+                              f"at least {MIN_FACE_PX} px across is needed)")
+        raise NoFaceFound("no face found in this image")
+    return scan.faces
+
+
+def restore_faces(rgb: np.ndarray, faces, model, progress: Progress) -> np.ndarray:
+    """``rgb`` with every face replaced by the network's result at full strength."""
+    from editor.faces import align_face, paste_back
+
+    out = rgb.copy()
+    for i, face in enumerate(faces):
+        progress.set_progress(i / len(faces), f"Face {i + 1} of {len(faces)}")
+        crop, matrix = align_face(rgb, face, size=crop_size(), padding=PADDING)
+        edited = run_network(model, crop)
+        out = paste_back(out, crop, edited, matrix)
+    progress.set_progress(1.0)
+    return out
+
+
+def _key(rgb: np.ndarray) -> tuple:
+    digest = hashlib.blake2b(np.ascontiguousarray(rgb).data, digest_size=16).digest()
+    return (digest, rgb.shape, SLOT.current())
+
+
+class _Kept:
+    """The last image's faces and network result (thread-safe: previews run on the
+    engine thread while the GUI may clear it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entry: tuple[tuple, np.ndarray, list] | None = None
+
+    def get(self, key: tuple) -> tuple[np.ndarray, list] | None:
+        with self._lock:
+            if self._entry is not None and self._entry[0] == key:
+                return self._entry[1], self._entry[2]
+        return None
+
+    def put(self, key: tuple, restored: np.ndarray, faces: list) -> None:
+        with self._lock:
+            self._entry = (key, restored, faces)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entry = None
+
+
+_kept = _Kept()
+
+
+def clear_cache() -> None:
+    _kept.clear()
+
+
+def demakeup_image(image: np.ndarray, *, strength: float = 1.0, region: str = "face",
+                   progress: Progress | None = None) -> Masked:
+    """Faces restored (full image, float32, same channels) and the chosen region's mask."""
+    from editor.faces import faces_mask
+
+    progress = progress or Progress()
+    image = np.asarray(image)
+    rgb, colour = _rgb(image)
+    key = _key(rgb)
+    kept = _kept.get(key)
+    if kept is None:
+        faces = find_faces(rgb, progress.sub_progress(0.0, 0.3))
+        model = SLOT.current().load()
+        restored = restore_faces(rgb, faces, model, progress.sub_progress(0.3, 0.95))
+        _kept.put(key, restored, faces)
+    else:
+        restored, faces = kept
+    result = rgb + np.float32(strength) * (restored - rgb)
+    np.clip(result, 0.0, 1.0, out=result)
+    if colour == 1:
+        result = result.mean(axis=2, keepdims=True)
+    out = np.array(image, dtype=np.float32, copy=True)
+    if out.ndim == 2:
+        out = result[..., 0]
+    else:
+        out[..., :colour] = result
+    mask = faces_mask(faces, rgb.shape[:2], [region])
+    progress.set_progress(1.0)
+    return Masked(out, mask)
+
+
+def demakeup(image: np.ndarray, params: dict, progress: Progress) -> Masked:
+    return demakeup_image(image, strength=params["strength"], region=params["region"],
+                          progress=progress)
+
+
+TOOL = Tool(
+    id="demakeup",
+    label="Remove makeup",
+    icon="mdi6.face-woman-shimmer-outline",
+    help="Undo makeup and beautification (skin smoothing, whitening, blush, lip tint) on "
+         "every detected face with Makeup-Go's component regression network. The result "
+         "lands as a new layer masked to the chosen face region.",
+    params=(
+        Param("strength", float, 1.0, range=(0.0, 1.0), step=0.05, label="Strength",
+              help="How much of the network's change is applied (0 = unchanged)"),
+        Param("region", "choice", "face", choices=REGION_CHOICES, label="Region",
+              help="Where on each face the change applies (refine the layer mask with "
+                   "the brush afterwards)"),
+    ),
+    run=demakeup,
+    preview="reduced",
+    output_suffix="_demakeup",
+    model_ids=(MODEL_ID,),
+)
