@@ -50,3 +50,5 @@ register_benchmark("superres", lambda args: __import__(
     "editor.training.bench_superres", fromlist=["main"]).main(args))  # lazy: torch, OpenCV
 register_benchmark("deblur", lambda args: __import__(
     "editor.training.bench_deblur", fromlist=["main"]).main(args))  # lazy: torch, OpenCV
+register_benchmark("faces", lambda args: __import__(
+    "editor.training.bench_faces", fromlist=["main"]).main(args))  # lazy: torch, dlib

@@ -67,8 +67,8 @@ def run_network(model, crop: np.ndarray) -> np.ndarray:
     x = torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1))[None]).to(device)
     with torch.inference_mode():
         out = model(x)
-    if isinstance(out, dict):
-        out = out["image"]
+    if isinstance(out, dict):  # the CRN also returns its component maps
+        out = out["output"]
     elif isinstance(out, (tuple, list)):
         out = out[0]
     return out[0].clamp(0, 1).permute(1, 2, 0).float().cpu().numpy()
@@ -129,7 +129,7 @@ def restore_faces(rgb: np.ndarray, faces, model, progress: Progress) -> np.ndarr
         progress.set_progress(i / len(faces), f"Face {i + 1} of {len(faces)}")
         crop, matrix = align_face(rgb, face, size=crop_size(), padding=PADDING)
         edited = run_network(model, crop)
-        out = paste_back(out, crop, edited, matrix)
+        paste_back(out, crop, edited, matrix, out=out)
     progress.set_progress(1.0)
     return out
 
