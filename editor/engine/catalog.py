@@ -83,3 +83,28 @@ REGISTRY.register(ModelSpec(
     scale=1, tiling=True, tile_overlap=_DEBLUR_OVERLAP, arch_kwargs=_DEBLUR_ARCH,
     description="Deblur: scale-recurrent network (SRN-DeblurNet, Tao et al. 2018) trained on "
                 "synthetic camera shake, motion, defocus and moving-crop blur"))
+
+# -- Makeup removal (Makeup-Go) ------------------------------------------------------------------
+register_architecture("crn", lazy_builder("editor.nets.crn", "ComponentRegressionNet"))
+register_architecture("plain_makeup_cnn", lazy_builder("editor.nets.crn", "PlainCNN"))
+
+MAKEUP_LICENCE = ("Trained on UTKFace (non-commercial research) with synthetic "
+                  "beautification, and on real makeup pairs from FAM, MIFS, VMU and YMU "
+                  "(research use); non-commercial research use only.")
+# Keep in step with export_makeup's card (arch_kwargs). The CRN's PCA basis and component
+# deviations are buffers inside the weights. Whole aligned face crops: no tiling.
+_MAKEUP_ARCH = {"width": 64, "depth": 4, "groups": 3}
+
+REGISTRY.register(ModelSpec(
+    id="makeup-go", task="makeup_removal", architecture="crn",
+    weights="makeup-go.safetensors", sha256=card_sha256("makeup-go"), licence=MAKEUP_LICENCE,
+    scale=1, tiling=False, tile_overlap=0,
+    arch_kwargs={"components": 192, "patch": 8, **_MAKEUP_ARCH},
+    description="Remove makeup / beautification: Makeup-Go's Component Regression Network "
+                "(Chen, Shen, Jia, ICCV 2017) on aligned face crops"))
+REGISTRY.register(ModelSpec(
+    id="makeup-plain", task="makeup_removal", architecture="plain_makeup_cnn",
+    weights="makeup-plain.safetensors", sha256=card_sha256("makeup-plain"),
+    licence=MAKEUP_LICENCE, scale=1, tiling=False, tile_overlap=0, arch_kwargs=_MAKEUP_ARCH,
+    description="Makeup removal baseline: the same trunk as makeup-go, predicting the "
+                "discrepancy in pixels with the plain L2 loss (for comparison)"))

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from editor.core.metrics import psnr, ssim
+from editor.engine.catalog import MAKEUP_LICENCE
 from editor.engine.weights import save_weights, sha256_file
 from editor.nets import crn
 from editor.training import makeup_data as md
@@ -46,10 +47,6 @@ SIZE_TARGET_BYTES = 5_000_000
 SPEED_TARGET_S = 0.3     # per face at 256 px, 2 CPU threads, everything included
 TRAINER = "editor.training.train_makeup"
 EXPORTER = "editor.training.export_makeup"
-
-MAKEUP_LICENCE = ("Trained on UTKFace (non-commercial research) with synthetic "
-                  "beautification, and on real makeup pairs from FAM, MIFS, VMU and YMU "
-                  "(research use); non-commercial research use only.")
 
 DATA_NOTE = [
     {"name": "UTKFace aligned crops (synthetically beautified by "
