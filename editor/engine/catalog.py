@@ -108,3 +108,28 @@ REGISTRY.register(ModelSpec(
     licence=MAKEUP_LICENCE, scale=1, tiling=False, tile_overlap=0, arch_kwargs=_MAKEUP_ARCH,
     description="Makeup removal baseline: the same trunk as makeup-go, predicting the "
                 "discrepancy in pixels with the plain L2 loss (for comparison)"))
+
+# -- Retouch (LPTN) ------------------------------------------------------------------------------
+register_architecture("lptn", lazy_builder("editor.nets.lptn", "LPTN"))
+
+RETOUCH_BASE_LICENCE = ("Trained on T91 (research use) and BSD200 (Berkeley: non-commercial "
+                        "research) with synthetic colour/tone distortions; non-commercial "
+                        "research use only.")
+RETOUCH_FIVEK_LICENCE = ("Fine-tuned on 13 MIT-Adobe FiveK pairs, Expert C (FiveK: research "
+                         "use) from weights pre-trained on T91 and BSD200 (Berkeley: "
+                         "non-commercial research); non-commercial research use only.")
+# Keep in step with export_retouch's card. The whole photo goes through at once (the low
+# band is at most 64 px across whatever the size): no tiling.
+RETOUCH_ARCH = {"levels": 3, "low_width": 64, "low_blocks": 5, "mask_width": 32,
+                "mask_blocks": 3, "refine_width": 16, "low_side": 64}
+
+for _id, _licence, _text in (
+        ("retouch-base", RETOUCH_BASE_LICENCE,
+         "Retouch, neutral auto-correction: LPTN (Liang et al. 2021) pre-trained to undo "
+         "random exposure, contrast, gamma, white-balance, saturation and curve edits"),
+        ("retouch-expert-c", RETOUCH_FIVEK_LICENCE,
+         "Retouch, Expert C style: LPTN fine-tuned on MIT-Adobe FiveK Expert C retouches")):
+    REGISTRY.register(ModelSpec(
+        id=_id, task="retouch", architecture="lptn", weights=f"{_id}.safetensors",
+        sha256=card_sha256(_id), licence=_licence, scale=1, tiling=False, tile_overlap=0,
+        arch_kwargs=RETOUCH_ARCH, description=_text))

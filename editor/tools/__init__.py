@@ -42,5 +42,6 @@ register_tool(_resize.TOOL)
 register_tool(_superres.TOOL)
 register_tool(__import__("editor.tools.deblur", fromlist=["TOOL"]).TOOL)
 register_tool(__import__("editor.tools.demakeup", fromlist=["TOOL"]).TOOL)
+register_tool(__import__("editor.tools.retouch", fromlist=["TOOL"]).TOOL)
 
 __all__ = ["TOOLS", "Param", "Tool", "get_tool", "register_tool"]

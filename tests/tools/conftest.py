@@ -67,3 +67,22 @@ def _fake_faces(fake_makeup_source):
     demakeup.SLOT.set(previous_model)
     demakeup.set_face_finder(previous_finder)
     demakeup.clear_cache()
+
+
+# Retouch, likewise: every style runs a narrow random-weight LPTN (tests/retouch_fakes.py).
+@pytest.fixture(scope="session")
+def fake_retouch_source(tmp_path_factory):
+    from tests.retouch_fakes import tiny_retouch_source
+
+    return tiny_retouch_source(tmp_path_factory.mktemp("retouch-models"))
+
+
+@pytest.fixture(autouse=True)
+def _fake_retouch_model(fake_retouch_source):
+    from editor.tools import retouch
+
+    previous = retouch.set_model_source(fake_retouch_source)
+    retouch.clear_cache()
+    yield fake_retouch_source
+    retouch.set_model_source(previous)
+    retouch.clear_cache()

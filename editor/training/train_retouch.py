@@ -1,0 +1,299 @@
+"""Train the Retouch network (LPTN): resumable, seeded, CPU first, CUDA when present.
+
+Two stages, each its own run folder:
+
+    # 1. pre-train: distort and recover good photos (train/natural)
+    python -m editor.training.train_retouch --task distort \
+        --run-dir ~/.cache/restora/runs/retouch-base --iters 3000 --threads 1
+    python -m editor.training.export_retouch --run-dir ~/.cache/restora/runs/retouch-base \
+        --id retouch-base
+    # 2. fine-tune on 13 FiveK pairs (Expert C), from the pre-trained weights
+    python -m editor.training.train_retouch --task fivek \
+        --run-dir ~/.cache/restora/runs/retouch-expert-c --iters 1500 --lr 2e-4 \
+        --init models/retouch-base.safetensors --threads 1
+
+Loss: L1 plus ``--colour-weight`` × the colour loss, 1 − cos of the angle between the
+output's and the target's RGB vectors per pixel (the angular colour error of the
+enhancement literature): L1 alone lets a small hue shift through cheaply when it keeps
+the brightness right, and a hue shift is what a retoucher notices first.
+
+Schedule: Adam (0.9, 0.999), cosine from ``--lr`` to ``--lr-min`` over ``--iters``.
+
+Resumability as the other trainers: ``<run-dir>/last.pt`` (atomic; weights, optimiser,
+iteration, history) every ``--checkpoint-minutes``, at the end and on SIGTERM/SIGINT at
+the next iteration boundary; ``--resume`` continues exactly (batches depend only on the
+seed and the iteration). ``best.pt`` keeps the best validation PSNR — on held-out natural
+images for ``distort``; for ``fivek`` the held-out pairs are the benchmark's quality set,
+so they are only watched, and the export takes ``last`` (no checkpoint is chosen on
+them). Every invocation is appended to ``<run-dir>/commands.jsonl`` for the model card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from editor.core.metrics import psnr
+from editor.nets.lptn import LPTN, count_parameters
+from editor.training import retouch_data
+from editor.training.run_utils import RunLog, atomic_save, training_device
+
+TASKS = ("distort", "fivek")
+DEFAULT_ARCH: dict[str, Any] = {}
+
+
+def cosine_lr(iteration: int, total: int, lr: float, lr_min: float) -> float:
+    t = min(max(iteration / max(total, 1), 0.0), 1.0)
+    return lr_min + 0.5 * (lr - lr_min) * (1.0 + math.cos(math.pi * t))
+
+
+def colour_loss(out: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Mean of 1 − cos(angle) between the RGB vectors of ``out`` and ``target``."""
+    return (1.0 - F.cosine_similarity(out, target, dim=1, eps=eps)).mean()
+
+
+def retouch_loss(out: torch.Tensor, target: torch.Tensor, colour_weight: float) -> torch.Tensor:
+    return F.l1_loss(out, target) + colour_weight * colour_loss(out, target)
+
+
+def _quantised(image: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(image * 255.0), 0.0, 255.0) / 255.0
+
+
+def run_net(net: torch.nn.Module, image: np.ndarray, device: torch.device | str = "cpu"
+            ) -> np.ndarray:
+    """The network on one HxWx3 float image -> HxWx3, not clipped."""
+    x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device)
+    return net(x)[0].float().cpu().numpy().transpose(1, 2, 0)
+
+
+@torch.no_grad()
+def validate(net: torch.nn.Module, pairs: Sequence[retouch_data.Pair],
+             device: torch.device | str = "cpu") -> dict[str, float]:
+    """Mean RGB PSNR of the (8-bit rounded) output against ``after``, and of the input."""
+    was_training = net.training
+    net.eval()
+    ours, inputs = [], []
+    for pair in pairs:
+        ours.append(psnr(_quantised(run_net(net, pair.before, device)), pair.after))
+        inputs.append(psnr(pair.before, pair.after))
+    net.train(was_training)
+    mean_ours, mean_input = float(np.mean(ours)), float(np.mean(inputs))
+    return {"psnr": mean_ours, "input_psnr": mean_input, "gain": mean_ours - mean_input}
+
+
+def load_init(net: torch.nn.Module, path: Path) -> None:
+    """Start from exported weights; they must fit this architecture exactly."""
+    from safetensors.torch import load_file
+
+    state = load_file(str(path))
+    own = net.state_dict()
+    bad = sorted(k for k in own if k not in state or tuple(state[k].shape) != tuple(own[k].shape))
+    extra = sorted(set(state) - set(own))
+    if bad or extra:
+        raise ValueError(f"--init {path}: does not fit this architecture (mismatched: "
+                         f"{', '.join((bad + extra)[:3])}{' ...' if len(bad + extra) > 3 else ''})")
+    net.load_state_dict(state)
+
+
+def train_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, before: np.ndarray,
+               after: np.ndarray, colour_weight: float, device: torch.device) -> float:
+    """One optimiser step on a batch (NCHW float arrays); returns the loss."""
+    out = net(torch.from_numpy(before).to(device))
+    loss = retouch_loss(out, torch.from_numpy(after).to(device), colour_weight)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m editor.training.train_retouch",
+                                description="Train Restora's Retouch network (LPTN).")
+    p.add_argument("--task", choices=TASKS, required=True,
+                   help="distort: pre-train on distorted natural photos; fivek: Expert C")
+    p.add_argument("--run-dir", required=True, help="checkpoints, logs and command history")
+    p.add_argument("--iters", type=int, required=True,
+                   help="length of the cosine schedule (total iterations of the run)")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--patch", type=int, default=256, help="crop size in pixels")
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--lr-min", type=float, default=None, help="default: lr / 20")
+    p.add_argument("--colour-weight", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue from <run-dir>/last.pt")
+    p.add_argument("--init", default=None, help="start from exported weights (.safetensors)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
+    p.add_argument("--arch", default="{}", help='JSON LPTN overrides, e.g. {"mask_width": 64}')
+    p.add_argument("--data", default=None,
+                   help="natural-image folder (distort) or FiveK folder (fivek)")
+    p.add_argument("--val-every", type=int, default=250)
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--checkpoint-minutes", type=float, default=3.0)
+    p.add_argument("--stop-at", type=int, default=None,
+                   help="leave after this iteration (checkpoint written) without changing "
+                        "the schedule; a later --resume continues the same run")
+    return p
+
+
+def load_task(task: str, data: str | None, patch: int, batch: int, seed: int
+              ) -> tuple[Any, list[retouch_data.Pair], str]:
+    """(sampler, validation pairs, data root) for ``task``."""
+    if task == "distort":
+        root = Path(data).expanduser() if data else None
+        images, val = retouch_data.load_natural(root)
+        from editor.training import sr_data
+
+        return (retouch_data.DistortSampler(images, patch, batch, seed),
+                retouch_data.distorted_val_pairs(val), str(root or sr_data.default_data_root()))
+    root = Path(data).expanduser() if data else retouch_data.default_fivek_root()
+    train, held = retouch_data.load_fivek(root)
+    return retouch_data.PairSampler(train, patch, batch, seed), held, str(root)
+
+
+def train(argv: list[str] | None = None, *, quiet: bool = False) -> dict[str, Any]:
+    """Run (or continue) one training run; returns a summary (tests use it)."""
+    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    run_dir = Path(args.run_dir).expanduser()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log = RunLog(run_dir / "train.log", quiet)
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(max(1, args.threads))
+    try:
+        return _train(args, argv, run_dir, log)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _train(args: argparse.Namespace, argv: list[str], run_dir: Path,
+           log: Callable[[str], None]) -> dict[str, Any]:
+    device = training_device(args.device)
+    arch = {**DEFAULT_ARCH, **json.loads(args.arch)}
+    lr_min = args.lr / 20 if args.lr_min is None else args.lr_min
+    config = {"task": args.task, "arch": arch, "batch": args.batch, "patch": args.patch,
+              "lr": args.lr, "lr_min": lr_min, "iters": args.iters, "seed": args.seed,
+              "colour_weight": args.colour_weight}
+
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    net = LPTN(**arch).to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=args.lr, betas=(0.9, 0.999))
+    sampler, val, data_root = load_task(args.task, args.data, args.patch, args.batch, args.seed)
+    config["data"] = data_root
+
+    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
+    iteration, best, history = 0, -math.inf, []
+    init_note: dict[str, Any] = {}
+    if args.resume:
+        if not last_path.is_file():
+            raise SystemExit(f"--resume: no checkpoint {last_path}")
+        checkpoint = torch.load(last_path, map_location="cpu", weights_only=False)
+        if checkpoint["config"]["arch"] != arch or checkpoint["config"]["task"] != args.task:
+            raise SystemExit(f"--resume: {last_path} is another task or architecture")
+        net.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        iteration, best, history = (checkpoint["iteration"], checkpoint["best"],
+                                    checkpoint["history"])
+        torch.set_rng_state(checkpoint["rng"]["torch"])
+        random.setstate(checkpoint["rng"]["python"])
+        log(f"resumed from iteration {iteration} (best val {best:.3f} dB)")
+    elif args.init:
+        from editor.engine.weights import sha256_file
+
+        init_path = Path(args.init).expanduser()
+        load_init(net, init_path)
+        init_note = {"init": str(args.init), "init_sha256": sha256_file(init_path)}
+        log(f"initialised from {init_path}")
+    elif last_path.exists():
+        raise SystemExit(f"{run_dir} already has a checkpoint; use --resume or a new --run-dir")
+
+    with open(run_dir / "commands.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"argv": argv, "start_iteration": iteration,
+                             "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **init_note}) + "\n")
+
+    def save_last() -> None:
+        atomic_save({"model": net.state_dict(), "optimizer": optimizer.state_dict(),
+                     "iteration": iteration, "best": best, "history": history,
+                     "config": config,
+                     "rng": {"torch": torch.get_rng_state(), "python": random.getstate()}},
+                    last_path)
+
+    stop_requested: list[int] = []
+
+    def request_stop(signum, _frame):  # finish the iteration, checkpoint, leave
+        stop_requested.append(signum)
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    stop_at = args.iters if args.stop_at is None else min(args.stop_at, args.iters)
+    log(f"LPTN {arch or 'default'} on {device}, {count_parameters(net)} params, task "
+        f"{args.task}, {len(val)} val pairs, batch {args.batch} x {args.patch}px, "
+        f"iterations {iteration} -> {stop_at} of {args.iters}")
+    # Held-out FiveK pairs are the benchmark's: watched, never used to choose weights.
+    choose_best = args.task == "distort"
+    net.train()
+    last_save = time.monotonic()
+    window_loss, window_start, window_n = 0.0, time.monotonic(), 0
+    first_loss = last_loss = None
+    try:
+        while iteration < stop_at and not stop_requested:
+            before, after = sampler.batch(iteration)
+            for group in optimizer.param_groups:
+                group["lr"] = cosine_lr(iteration, args.iters, args.lr, lr_min)
+            value = train_step(net, optimizer, before, after, args.colour_weight, device)
+            iteration += 1
+            first_loss = value if first_loss is None else first_loss
+            last_loss = value
+            window_loss += value
+            window_n += 1
+            if iteration % args.log_every == 0 or iteration == stop_at:
+                elapsed = time.monotonic() - window_start
+                log(f"it {iteration} loss {window_loss / window_n:.5f} "
+                    f"lr {optimizer.param_groups[0]['lr']:.2e} {elapsed / window_n:.2f} s/it")
+                window_loss, window_start, window_n = 0.0, time.monotonic(), 0
+            if iteration % args.val_every == 0 or iteration == stop_at:
+                scores = validate(net, val, device)
+                history.append({"iteration": iteration, **scores})
+                marker = ""
+                if choose_best and scores["psnr"] > best:
+                    best = scores["psnr"]
+                    atomic_save({"model": net.state_dict(), "iteration": iteration,
+                                 "val": scores, "config": config}, best_path)
+                    marker = " (best)"
+                log(f"val it {iteration}: psnr {scores['psnr']:.3f} dB (input "
+                    f"{scores['input_psnr']:.3f}, gain {scores['gain']:+.3f})" + marker)
+            if time.monotonic() - last_save > args.checkpoint_minutes * 60:
+                save_last()
+                last_save = time.monotonic()
+    except BaseException:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        raise
+    save_last()
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+    log(f"stopped at iteration {iteration}" + (" (signal)" if stop_requested else ""))
+    return {"iteration": iteration, "best": best, "history": history,
+            "first_loss": first_loss, "last_loss": last_loss, "run_dir": str(run_dir)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    train(argv)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
