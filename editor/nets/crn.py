@@ -179,8 +179,13 @@ class ComponentRegressionNet(nn.Module):
     def reconstruct(self, coefficients: torch.Tensor, normalised: bool = True) -> torch.Tensor:
         """The discrepancy map from coefficient maps (inverse of :meth:`decompose`)."""
         c = coefficients * self.std.view(1, -1, 1, 1) if normalised else coefficients
-        summed = F.conv_transpose2d(c, self.basis, stride=self.stride)
-        return summed / self.coverage(summed.shape[-2], summed.shape[-1], summed)
+        n, k, h, w = c.shape
+        # conv_transpose2d(c, basis, stride) written as "each cell's patch = basis^T c,
+        # then overlap-add" (F.fold): the same sum, about 3x faster on a CPU.
+        patches = torch.einsum("kp,nkl->npl", self.basis.reshape(k, -1), c.reshape(n, k, h * w))
+        size = ((h - 1) * self.stride + self.patch, (w - 1) * self.stride + self.patch)
+        summed = F.fold(patches, size, self.patch, stride=self.stride)
+        return summed / self.coverage(size[0], size[1], summed)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         padded, h, w = _pad_to(x, self.stride)

@@ -264,7 +264,8 @@ def _train(args, argv, run_dir, log, data) -> dict[str, Any]:
         checkpoint = torch.load(last_path, map_location="cpu", weights_only=False)
         if checkpoint["config"]["model"] != args.model:
             raise SystemExit(f"--resume: {last_path} is a {checkpoint['config']['model']} run")
-        config = checkpoint["config"]
+        # The run's own settings; only the schedule's length may be changed on resume.
+        config = {**checkpoint["config"], "iters": args.iters}
         arch = config["arch"]
         net = build_net(args.model, arch).to(device)
         net.load_state_dict(checkpoint["model"])
