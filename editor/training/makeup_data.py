@@ -12,9 +12,13 @@ Two sources, both from ``../shared/data/train`` (never ``bench/``):
    with INTER_AREA, landmarks scaled by 128/200): the face then has the same scale as the
    real pairs below brought to 128, and a 128 px face is cheap enough to train on a CPU.
 2. **Real makeup pairs** (``makeup_pairs_96/{with,without}``, 96x96, research): the same
-   person with and without makeup, paired by name (:func:`real_pairs`), upscaled 96 -> 128
-   (bicubic) so their faces share the UTKFace scale as closely as possible. Pose and
-   expression can differ inside a pair, so these are noisy targets.
+   person with and without makeup, paired by name (:func:`real_pair_names`). The two are
+   different photos (framing, pose, expression, lighting and hair differ), so the
+   without-makeup image is aligned to the with-makeup one by a similarity transform fitted
+   to their dlib landmarks (cached in ``~/.cache/restora/makeup_pairs_landmarks.npz``;
+   pairs where either face is not found are left out: 921 of the 1,012 remain), then both
+   are upscaled 96 -> 128 (bicubic) so their faces share the UTKFace scale as closely as
+   possible. Even aligned they stay ~13 dB apart: noisy targets.
 
 Split (deterministic, by identity), :func:`split`: crc32 of the identity key modulo 10 —
 0: **test** (held out for evaluation: the model cards' numbers and the benchmark), 1:
