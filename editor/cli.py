@@ -28,7 +28,7 @@ PROG = "restora-cli"
 # Output options every tool subcommand shares; a tool parameter may not reuse these names.
 _COMMON_DESTS = {"inputs", "output_dir", "recursive", "format", "quality", "bit_depth",
                  "overwrite", "suffix", "command", "tool"}
-_RESERVED_COMMANDS = {"list", "bench"}
+_RESERVED_COMMANDS = {"list", "bench", "train-look"}
 
 
 class _UsageError(Exception):
@@ -109,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench = subparsers.add_parser("bench", help="run a benchmark")
     bench.add_argument("name", nargs="?", help="benchmark name (none: list them)")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the benchmark")
+    # Learn my look: listed for --help; main() hands its arguments to its own parser.
+    subparsers.add_parser("train-look", help="learn a Retouch style from before/after photos")
     for tool in TOOLS.values():
         _add_tool_parser(subparsers, tool)
     return parser
@@ -390,9 +392,15 @@ def _run_tool(ns: argparse.Namespace, err: TextIO) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``restora-cli``; returns the exit status (0 ok, 1 some file failed,
     2 usage error, 130 interrupted)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["train-look"]:
+        # Its own parser, whole (argparse would keep "--help" from reaching it).
+        from editor.training.learn_look import main as train_look  # torch: only when asked
+
+        return train_look(args[1:])
     parser = build_parser()
     try:
-        ns = parser.parse_args(None if argv is None else list(argv))
+        ns = parser.parse_args(args)
     except SystemExit as e:  # argparse: --help (0) or a usage error (2), already printed
         return e.code if isinstance(e.code, int) else 2
     try:

@@ -1,5 +1,5 @@
 """Stand-in Retouch model for tests: a narrow LPTN (the real architecture: pyramid, low
-branch with instance norm, mask network, refine blocks) with seeded random weights, saved as
+branch, mask network, refine blocks) with seeded random weights, saved as
 safetensors in the test's own folder, so no test depends on trained weights.
 
 A fresh LPTN is exactly the identity (every branch's last convolution starts at zero),
@@ -18,7 +18,7 @@ from editor.nets.lptn import LPTN
 from editor.tools.model_slot import SingleModel
 
 FAKE_ARCH = {"levels": 3, "low_width": 8, "low_blocks": 1, "mask_width": 8,
-             "mask_blocks": 1, "refine_width": 4, "low_side": 64}
+             "mask_blocks": 1, "refine_width": 4, "low_side": 64, "instance_norm": False}
 FAKE_ID = "test-retouch"
 
 

@@ -121,7 +121,7 @@ RETOUCH_FIVEK_LICENCE = ("Fine-tuned on 13 MIT-Adobe FiveK pairs, Expert C (Five
 # Keep in step with export_retouch's card. The whole photo goes through at once (the low
 # band is at most 64 px across whatever the size): no tiling.
 RETOUCH_ARCH = {"levels": 3, "low_width": 64, "low_blocks": 5, "mask_width": 32,
-                "mask_blocks": 3, "refine_width": 16, "low_side": 64}
+                "mask_blocks": 3, "refine_width": 16, "low_side": 64, "instance_norm": False}
 
 for _id, _licence, _text in (
         ("retouch-base", RETOUCH_BASE_LICENCE,

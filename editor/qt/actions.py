@@ -236,6 +236,12 @@ class Actions:
         m.addActions(list(self.tool_actions.values()))
         m.addSeparator()
         m.addAction(self.apply_tool)
+        # Learn my look (issue 6): teach Retouch a style; the dialog module loads on first use.
+        self.learn_look = self._make(
+            "&Learn My Look…", lambda: __import__("editor.qt.learn_look_dialog", fromlist=[
+                "open_learn_look"]).open_learn_look(self._w), [], "mdi6.school-outline",
+            "Teach the Retouch tool a new style from your own before/after photos")
+        m.addAction(self.learn_look)
         m = mb.addMenu("&Tools")
         m.setToolTipsVisible(True)
         m.addActions(list(self.mode_actions.values()))

@@ -1,0 +1,276 @@
+"""The "Learn my look" dialog: teach the Retouch tool a new style from the user's own
+before/after photos (:mod:`editor.training.learn_look`).
+
+Two folders (pairs matched by file name), a style name, Train. Training runs on a QThread
+of its own, not on the engine thread: it takes minutes, and previews and Apply must keep
+working meanwhile. The progress bar follows it, Cancel stops it at the next step and saves
+nothing; closing the dialog cancels too and waits for the thread. Problems (too few pairs,
+an unpaired or unreadable file, a taken name) come back as one line in the dialog; nothing
+is written unless training finished. On success the new style is added to the Tool
+panel's style list (:func:`refresh_style_choices`) and shown there, selected.
+"""
+
+from __future__ import annotations
+
+import weakref
+from pathlib import Path
+
+from PySide6.QtCore import QSignalBlocker, QThread, Signal
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
+                               QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
+                               QVBoxLayout, QWidget)
+
+from editor.engine.progress import Cancelled, Progress
+from editor.qt.icons import icon
+
+RETOUCH_TOOL_ID = "retouch"
+
+
+class LearnLookWorker(QThread):
+    """Reads the pairs and trains; reports through signals only (never touches a widget)."""
+
+    progressed = Signal(float, str)
+    succeeded = Signal(object)       # editor.training.learn_look.LookResult
+    failed = Signal(str)
+    cancelled = Signal()
+
+    def __init__(self, before_dir: str, after_dir: str, name: str, label: str,
+                 parent=None, **learn_options) -> None:
+        super().__init__(parent)
+        self.setObjectName("restora-learn-look")
+        self._args = (before_dir, after_dir, name, label)
+        self._options = learn_options
+        self._progress = Progress(lambda f, m: self.progressed.emit(float(f), m or ""))
+
+    def cancel(self) -> None:
+        self._progress.cancel()
+
+    def run(self) -> None:
+        from editor.training import learn_look
+
+        before_dir, after_dir, name, label = self._args
+        try:
+            pairs = learn_look.pairs_from_folders(before_dir, after_dir)
+            result = learn_look.learn_look(pairs, name, label=label or None,
+                                           progress=self._progress, **self._options)
+        except Cancelled:
+            self.cancelled.emit()
+        except Exception as error:  # noqa: BLE001 - shown as one line, the thread ends cleanly
+            text = str(error).strip().splitlines()
+            self.failed.emit(text[0] if text else type(error).__name__)
+        else:
+            self.succeeded.emit(result)
+
+
+def refresh_style_choices(panel) -> None:
+    """Refill the Retouch page's style combo box of ``panel`` (a ToolPanel) from the live
+    style list, keeping the current choice; nothing to do when the panel has no Retouch."""
+    if panel is None or panel.tool_combo.findData(RETOUCH_TOOL_ID) < 0:
+        return
+    page = panel.page(RETOUCH_TOOL_ID)
+    combo = page.editors.get("style")
+    param = next((p for p in page.tool.params if p.name == "style"), None)
+    if not isinstance(combo, QComboBox) or param is None:
+        return
+    current = combo.currentData()
+    with QSignalBlocker(combo):
+        combo.clear()
+        for value, label in param.choices:
+            combo.addItem(label, value)
+        combo.setCurrentIndex(max(0, combo.findData(current)))
+
+
+class LearnLookDialog(QDialog):
+    """``tool_panel``: the window's ToolPanel to refresh and show the new style in (None:
+    just save it). ``learn_options`` go to :func:`editor.training.learn_look.learn_look`
+    (tests pass a stand-in base model and a few iterations)."""
+
+    #: A style was saved (its name).
+    styleLearned = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None, tool_panel=None, **learn_options) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Learn My Look")
+        self.setWindowIcon(icon("mdi6.school-outline"))
+        self._panel = tool_panel
+        self._options = learn_options
+        self.worker: LearnLookWorker | None = None
+        self.last_result = None
+
+        from editor.training.learn_look import MIN_PAIRS, TIME_LIMIT_S
+
+        intro = QLabel(f"Show Retouch your own edits: a folder of photos as they were and a "
+                       f"folder of the same photos after your editing, paired by file name "
+                       f"(at least {MIN_PAIRS}). A new style is trained on the CPU in at most "
+                       f"{TIME_LIMIT_S / 60:.1f} minutes and appears in the Retouch tool.")
+        intro.setWordWrap(True)
+        self.before_edit, before_row = self._folder_row("Photos before editing")
+        self.after_edit, after_row = self._folder_row("The same photos after editing")
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("e.g. warm-film")
+        self.name_edit.setToolTip("Lower-case letters, digits, '-' or '_'; the name for "
+                                  "restora-cli retouch --style")
+        self.label_edit = QLineEdit()
+        self.label_edit.setPlaceholderText("shown in the style list (optional)")
+        form = QFormLayout()
+        form.addRow("Before:", before_row)
+        form.addRow("After:", after_row)
+        form.addRow("Style name:", self.name_edit)
+        form.addRow("Label:", self.label_edit)
+
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setValue(0)
+        self.status_label = QLabel("")
+        self.status_label.setWordWrap(True)
+        self.train_button = QPushButton(icon("mdi6.play"), "Train")
+        self.train_button.setToolTip("Read the pairs and learn the style")
+        self.cancel_button = QPushButton(icon("mdi6.cancel"), "Cancel")
+        self.cancel_button.setToolTip("Stop training; nothing is saved")
+        self.cancel_button.setEnabled(False)
+        buttons = QDialogButtonBox()
+        buttons.addButton(self.train_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(self.cancel_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.close_button = buttons.addButton(QDialogButtonBox.StandardButton.Close)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.status_label)
+        layout.addWidget(buttons)
+
+        self.train_button.clicked.connect(self.train)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.close_button.clicked.connect(self.reject)
+        self._show_style_problems()
+
+    def _folder_row(self, tip: str) -> tuple[QLineEdit, QWidget]:
+        edit = QLineEdit()
+        edit.setToolTip(tip)
+        browse = QPushButton(icon("mdi6.folder-open"), "Browse…")
+        browse.setToolTip(f"Choose the folder: {tip.lower()}")
+        browse.clicked.connect(lambda: self._browse(edit, tip))
+        row = QWidget()
+        box = QHBoxLayout(row)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(edit, 1)
+        box.addWidget(browse)
+        return edit, row
+
+    def _browse(self, edit: QLineEdit, title: str) -> None:
+        folder = QFileDialog.getExistingDirectory(self, title, edit.text() or str(Path.home()))
+        if folder:
+            edit.setText(folder)
+
+    def _show_style_problems(self) -> None:
+        from editor.tools import retouch_styles
+
+        problems = retouch_styles.problems()
+        if problems:
+            self.status_label.setText("\n".join(problems))
+
+    # -- training -------------------------------------------------------------------------------
+    def busy(self) -> bool:
+        return self.worker is not None
+
+    def train(self) -> None:
+        if self.busy():
+            return
+        before, after = self.before_edit.text().strip(), self.after_edit.text().strip()
+        name = self.name_edit.text().strip()
+        if not before or not after:
+            self.status_label.setText("Choose both folders first.")
+            return
+        if not name:
+            self.status_label.setText("Give the style a name.")
+            return
+        self.progress_bar.setValue(0)
+        self.status_label.setText("Reading the photos…")
+        worker = LearnLookWorker(before, after, name, self.label_edit.text().strip(), self,
+                                 **self._options)
+        worker.progressed.connect(self._on_progress)
+        worker.succeeded.connect(self._on_success)
+        worker.failed.connect(self._on_failure)
+        worker.cancelled.connect(self._on_cancelled)
+        worker.finished.connect(self._on_finished)
+        self.worker = worker
+        self._set_running(True)
+        worker.start()
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.status_label.setText("Cancelling…")
+            self.worker.cancel()
+
+    def _set_running(self, running: bool) -> None:
+        self.train_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        for edit in (self.before_edit, self.after_edit, self.name_edit, self.label_edit):
+            edit.setEnabled(not running)
+
+    def _on_progress(self, fraction: float, message: str) -> None:
+        if self.worker is None:
+            return
+        self.progress_bar.setValue(round(fraction * 1000))
+        if message:
+            self.status_label.setText(message)
+
+    def _on_success(self, result) -> None:
+        self.last_result = result
+        style = result.style
+        self.progress_bar.setValue(1000)
+        self.status_label.setText(f"Saved the style “{style.label}” ({result.iterations} "
+                                  f"steps, {result.seconds:.0f} s). It is selected in the "
+                                  "Retouch tool.")
+        refresh_style_choices(self._panel)
+        if self._panel is not None and self._panel.tool_combo.findData(RETOUCH_TOOL_ID) >= 0:
+            self._panel.set_tool(RETOUCH_TOOL_ID)
+            self._panel.set_values({"style": style.name})
+        self.styleLearned.emit(style.name)
+
+    def _on_failure(self, message: str) -> None:
+        self.status_label.setText(f"Could not learn the look: {message}")
+
+    def _on_cancelled(self) -> None:
+        self.progress_bar.setValue(0)
+        self.status_label.setText("Cancelled; nothing was saved.")
+
+    def _on_finished(self) -> None:
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.wait()
+            worker.deleteLater()
+        self._set_running(False)
+
+    def stop(self, timeout_ms: int = 30_000) -> bool:
+        """Cancel a running training and wait for its thread (closing, tests)."""
+        worker = self.worker
+        if worker is None:
+            return True
+        worker.cancel()
+        return worker.wait(timeout_ms)
+
+    def done(self, result: int) -> None:  # every way of closing comes through here
+        self.stop()
+        super().done(result)
+
+    def closeEvent(self, event) -> None:
+        self.stop()
+        super().closeEvent(event)
+
+
+#: One dialog per window: reopening it shows the running training, not a second one.
+_dialogs: "weakref.WeakKeyDictionary[QWidget, LearnLookDialog]" = weakref.WeakKeyDictionary()
+
+
+def open_learn_look(window) -> LearnLookDialog:
+    """Show the dialog for ``window`` (a MainWindow; its Tool panel gets the new style)."""
+    dialog = _dialogs.get(window)
+    if dialog is None:
+        dialog = LearnLookDialog(window, tool_panel=getattr(window, "tool_panel", None))
+        _dialogs[window] = dialog
+    dialog.show()
+    dialog.raise_()
+    dialog.activateWindow()
+    return dialog
