@@ -52,3 +52,5 @@ register_benchmark("deblur", lambda args: __import__(
     "editor.training.bench_deblur", fromlist=["main"]).main(args))  # lazy: torch, OpenCV
 register_benchmark("faces", lambda args: __import__(
     "editor.training.bench_faces", fromlist=["main"]).main(args))  # lazy: torch, dlib
+register_benchmark("retouch", lambda args: __import__(
+    "editor.training.bench_retouch", fromlist=["main"]).main(args))  # lazy: torch, OpenCV

@@ -244,3 +244,57 @@ def test_cli_trains_a_style_that_retouch_then_uses(tmp_path, styles_folder, fake
     finally:
         retouch.set_model_source(previous)
     assert (out_dir / "img0_retouched.png").is_file()
+
+
+# -- the trainer, the exporter, the benchmark -------------------------------------------------
+
+def _fivek_folder(root: Path, count: int = 6) -> Path:
+    for sub in ("input", "expert_c"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        image = photo(40, 56, seed=i)
+        Image.fromarray((image * 255).astype(np.uint8)).save(root / "input" / f"a{i}.png")
+        Image.fromarray((warm_look(image) * 255).astype(np.uint8)).save(
+            root / "expert_c" / f"a{i}.png")
+    return root
+
+
+def test_trainer_resumes_and_exports_a_card(tmp_path):
+    from editor.training import export_retouch, train_retouch
+
+    data = _fivek_folder(tmp_path / "fivek")
+    run = tmp_path / "run"
+    arch = json.dumps({k: v for k, v in FAKE_ARCH.items()})
+    common = ["--task", "fivek", "--run-dir", str(run), "--iters", "4", "--batch", "2",
+              "--patch", "32", "--data", str(data), "--threads", "1", "--val-every", "2",
+              "--arch", arch]
+    first = train_retouch.train(common + ["--stop-at", "2"], quiet=True)
+    assert first["iteration"] == 2
+    second = train_retouch.train(common + ["--resume"], quiet=True)
+    assert second["iteration"] == 4 and len(second["history"]) == 2
+    # Held-out FiveK pairs only watch the run: there is no best.pt to choose from them.
+    assert not (run / "best.pt").exists()
+    card = export_retouch.export(run, "test-style", models_dir=tmp_path / "models")
+    assert card["training"]["checkpoint"] == "last"
+    assert card["params"] < 600_000
+    assert (tmp_path / "models" / "test-style.safetensors").is_file()
+    commands = card["training"]["commands"]
+    assert "--stop-at 2" in commands[0] and "--resume" in commands[1]
+    assert commands[-1].startswith("python -m editor.training.export_retouch")
+
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+@pytest.mark.skipif(not (DATA / "train" / "retouch_fivek").is_dir(),
+                    reason="needs ../shared/data/train (not on a fresh machine)")
+def test_quick_benchmark_writes_its_section(tmp_path):
+    from editor.training import bench_retouch
+
+    code = bench_retouch.main(["--quick", "--out", str(tmp_path)])
+    assert code == 0
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "<!-- bench:retouch -->" in text and "QUICK run" in text
+    data = json.loads((tmp_path / "results" / "retouch.json").read_text())["data"]
+    assert data["fivek"]["methods"]["input"]["psnr"] > 10
+    assert [t["status"] for t in data["targets"]]
