@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -285,7 +286,8 @@ def export(crn_run: Path | None, plain_run: Path | None, which: str = "best",
                       "measured": "revert_crop on a random 256x256 RGB face (numpy in, "
                                   "numpy out), median of 5, torch "
                                   f"{torch.__version__}, at export time on a shared "
-                                  "2-core machine"},
+                                  "2-core machine",
+                      "load_average_1min_at_export": round(os.getloadavg()[0], 2)},
             "input": "float32 NCHW RGB in [0, 1]; " + FRAMING + "; output = input + "
                      "predicted discrepancy, not clipped",
             "tiling": "none: whole face crops (the global-context term sees the whole face)",
