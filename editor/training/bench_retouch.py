@@ -49,7 +49,6 @@ from editor.core.metrics import psnr, ssim
 from editor.engine.registry import REGISTRY, find_weights
 from editor.engine.weights import WeightsError
 from editor.tools import retouch, retouch_styles
-from editor.tools.model_slot import SingleModel
 from editor.training import distort, retouch_data, sr_data
 from editor.training.bench_common import json_safe, measure_speed, quantise, timing_image
 from editor.training.results import write_results
