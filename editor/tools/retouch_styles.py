@@ -26,6 +26,7 @@ reported in :func:`problems` (and logged); the other styles are still offered.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -103,10 +104,18 @@ def user_spec(name: str, card: Mapping[str, Any]) -> ModelSpec:
                      arch_kwargs=arch, description=str(card.get("label", name)))
 
 
+def _sha256(path: Path) -> str:
+    # hashlib rather than the engine's sha256_file: that module imports torch, and listing
+    # the tools must stay cheap.
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _read_user_style(card_path: Path, taken: set[str]) -> Style:
     """A user style from its card; ValueError with the reason it cannot be used."""
-    from editor.engine.weights import sha256_file  # hashing only; torch is already cheap here
-
     name = card_path.stem
     if not NAME_PATTERN.match(name):
         raise ValueError(f"{name!r} is not a valid style name")
@@ -122,7 +131,7 @@ def _read_user_style(card_path: Path, taken: set[str]) -> Style:
     weights = card_path.with_name(spec.weights)
     if not weights.is_file():
         raise ValueError(f"its weights file {weights.name} is missing")
-    if sha256_file(weights) != spec.sha256:
+    if _sha256(weights) != spec.sha256:
         raise ValueError(f"its weights file {weights.name} is damaged (checksum mismatch)")
     label = str(card.get("label") or name).strip() or name
     return Style(name, label, spec, card_path.parent, user=True)

@@ -136,13 +136,15 @@ def distort(image: np.ndarray, rng: np.random.Generator,
 
 # -- the benchmark's hidden look ---------------------------------------------------------------
 
-#: A fixed "look" for the Learn-my-look round trip: a warm, faded-shadow S curve and a
-#: colour matrix (rows: output R, G, B; each sums to 1, so grey stays grey before the curve).
-HIDDEN_CURVE = np.array([[0.0, 0.06], [0.25, 0.22], [0.5, 0.52], [0.75, 0.80], [1.0, 0.96]],
+#: A fixed "look" for the Learn-my-look round trip: faded blacks and a steep S curve, then
+#: a warm colour matrix with cross-talk between channels (rows: output R, G, B; each sums
+#: to 1, so grey stays grey before the curve). Strong on purpose: the photos themselves
+#: score 21.6 dB against their look (the held-out 8), so 30 dB means it was learnt.
+HIDDEN_CURVE = np.array([[0.0, 0.10], [0.25, 0.14], [0.5, 0.50], [0.75, 0.90], [1.0, 0.95]],
                         np.float32)
-HIDDEN_MATRIX = np.array([[1.08, -0.02, -0.06],
-                          [0.03, 0.95, 0.02],
-                          [-0.05, 0.05, 1.00]], np.float32)
+HIDDEN_MATRIX = np.array([[1.20, -0.05, -0.15],
+                          [0.05, 0.90, 0.05],
+                          [-0.12, 0.08, 1.04]], np.float32)
 
 
 def hidden_look(image: np.ndarray) -> np.ndarray:

@@ -203,3 +203,22 @@ def test_saving_never_overwrites_a_style(styles_folder):
         _save_style("mine")
     assert (styles_folder / "mine.safetensors").read_bytes() == before
     assert retouch_styles.get_style("mine") == first
+
+
+def test_listing_styles_never_imports_torch(styles_folder):
+    """The tool list (GUI start, restora-cli list / --help) stays cheap with user styles."""
+    import os
+    import subprocess
+    import sys
+
+    _save_style("cheap")
+    probe = ("import sys, editor.tools; "
+             "from editor.tools import retouch_styles; "
+             "assert 'cheap' in [s.name for s in retouch_styles.styles()]; "
+             "print('torch' in sys.modules)")
+    env = {**os.environ, retouch_styles.STYLES_DIR_ENV: str(styles_folder)}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         env=env, cwd=str(__import__("pathlib").Path(__file__).parents[2]),
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
