@@ -16,7 +16,7 @@ import weakref
 from pathlib import Path
 
 from PySide6.QtCore import QSignalBlocker, QThread, Signal
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
+from PySide6.QtWidgets import (QApplication, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
                                QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget)
 
@@ -223,7 +223,13 @@ class LearnLookDialog(QDialog):
         self.status_label.setText(f"Saved the style “{style.label}” ({result.iterations} "
                                   f"steps, {result.seconds:.0f} s). It is selected in the "
                                   "Retouch tool.")
-        refresh_style_choices(self._panel)
+        # Every window's Retouch page (other windows share the tools but not the widgets).
+        panels = {id(w.tool_panel): w.tool_panel for w in QApplication.topLevelWidgets()
+                  if getattr(w, "tool_panel", None) is not None}
+        if self._panel is not None:
+            panels[id(self._panel)] = self._panel
+        for panel in panels.values():
+            refresh_style_choices(panel)
         if self._panel is not None and self._panel.tool_combo.findData(RETOUCH_TOOL_ID) >= 0:
             self._panel.set_tool(RETOUCH_TOOL_ID)
             self._panel.set_values({"style": style.name})

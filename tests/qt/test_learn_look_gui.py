@@ -130,6 +130,8 @@ def test_filters_menu_opens_learn_my_look(qtbot, window):
 def test_training_lands_the_new_style_selected_in_the_panel(qtbot, window, fake_models,
                                                             tmp_path):
     before, after = pair_folders(tmp_path)
+    other = window.spawn_window()                 # a second window shares the tools
+    other.tool_panel.page("retouch")              # ... and has built its Retouch page
     dialog = make_dialog(qtbot, window, fake_models)
     dialog.before_edit.setText(str(before))
     dialog.after_edit.setText(str(after))
@@ -147,7 +149,9 @@ def test_training_lands_the_new_style_selected_in_the_panel(qtbot, window, fake_
         "Warm (my style)"
     assert window.tool_panel.tool().id == "retouch"
     assert window.tool_panel.values()["style"] == "warm"
+    assert other.tool_panel.page("retouch").editors["style"].findData("warm") >= 0
     dialog.close()
+    other.close()
 
 
 def test_cancel_saves_nothing_and_stops_the_thread(qtbot, window, fake_models, tmp_path):
