@@ -85,7 +85,13 @@ def test_batch_skips_a_photo_without_a_face(tmp_path, capsys):
 
 
 def _shipped() -> bool:
-    return demakeup.MODEL_ID in REGISTRY and find_weights(REGISTRY.get(demakeup.MODEL_ID)) is not None
+    if demakeup.MODEL_ID not in REGISTRY:
+        return False
+    try:
+        find_weights(REGISTRY.get(demakeup.MODEL_ID).weights)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 @needs_dlib
