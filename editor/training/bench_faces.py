@@ -189,8 +189,20 @@ def seams(root: Path, limit: int | None, net) -> dict[str, Any]:
                              "input_ratio": seam_ratio(rgb, mask),
                              "without_colour_match": seam_ratio(
                                  paste_back(rgb, crop, edited, matrix, colour_match=False), mask)})
+    return seam_summary(rows)
+
+
+def seam_summary(rows: list[dict]) -> dict[str, Any]:
+    """The seam rows summarised. The issue's measure (boundary / inside gradient energy of
+    the output) also sees the photo's own edges where the paste boundary crosses the jaw
+    or the hair, so the same measure of the untouched photo on the same bands is kept
+    beside it, and their ratio says what the paste-back itself added."""
     ratios = [r["seam_ratio"] for r in rows]
-    return {"faces": len(rows), "median": statistics.median(ratios) if ratios else None,
+    added = [r["seam_ratio"] / r["input_ratio"] for r in rows if r["input_ratio"] > 0]
+    return {"worst_added": max(added) if added else None,
+            "over_target": sum(v > TARGET_SEAM for v in ratios),
+            "input_over_target": sum(r["input_ratio"] > TARGET_SEAM for r in rows),
+            "faces": len(rows), "median": statistics.median(ratios) if ratios else None,
             "worst": max(ratios) if ratios else None,
             "input_median": statistics.median(r["input_ratio"] for r in rows) if rows else None,
             "no_colour_match_worst": max((r["without_colour_match"] for r in rows), default=None),
@@ -285,11 +297,35 @@ def targets(data: dict) -> list[dict]:
             add(f"{part}: identity distance ours ≤ input's",
                 f"{ident['crn']:.3f} vs {ident['input']:.3f}", ident["crn"] <= ident["input"])
     seam = data["seam"]
-    add("paste-back seam ≤ 1.2 (every face)", f"worst {_f(seam['worst'])}",
-        None if seam["worst"] is None else seam["worst"] <= TARGET_SEAM)
+    add("paste-back seam ≤ 1.2 (every face; output alone)",
+        f"worst {_f(seam['worst'])}; {seam['over_target']}/{seam['faces']} faces above 1.2, "
+        f"the untouched photo is above 1.2 on the same bands for "
+        f"{seam['input_over_target']} of them", None if seam["worst"] is None
+        else seam["worst"] <= TARGET_SEAM)
+    add("seam added by the paste-back (output / untouched photo) ≤ 1.2",
+        f"worst {_f(seam['worst_added'], '{:.3f}')}", None if seam["worst_added"] is None
+        else seam["worst_added"] <= TARGET_SEAM)
     t = data["speed"]["crop_256"]["median_seconds"]
     add("≤ 0.3 s per face (256² crop, 2 threads)", f"{t:.3f} s", t <= TARGET_FACE_SECONDS)
     return out
+
+
+def rerender(out: Path | None) -> dict:
+    """Rebuild the derived summaries, targets and table from the recorded raw numbers of
+    the last run (``results/faces.json``): no new measurement, so the table stays one
+    run's; used when a summary or target row is added after a long run."""
+    import json
+
+    from editor.engine.registry import models_dir
+
+    folder = Path(out) if out is not None else Path(models_dir())
+    data = json.loads((folder / "results" / f"{NAME}.json").read_text())["data"]
+    data["seam"] = seam_summary(data["seam"]["rows"])
+    data["targets"] = targets(data)
+    markdown = report(data)
+    write_results(NAME, TITLE, markdown, json_safe(data), out)
+    data["markdown"] = markdown
+    return data
 
 
 def run(root: Path, quick: bool, out: Path | None) -> dict:
@@ -328,15 +364,18 @@ def main(args: list[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="a few images per part (tests)")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR")
     parser.add_argument("--data", type=Path, default=None, metavar="DIR")
+    parser.add_argument("--rerender", action="store_true",
+                        help="rebuild the table from the last run's results/faces.json "
+                             "(no new measurement)")
     try:
         ns = parser.parse_args(args)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else 2
     root = ns.data if ns.data is not None else default_data_dir()
     try:
-        data = run(root, ns.quick, ns.out)
+        data = rerender(ns.out) if ns.rerender else run(root, ns.quick, ns.out)
     except DataMissing as e:
         print(f"restora-cli bench faces: {e}", file=sys.stderr)
         return 2
-    print(f"## {TITLE}\n\n{data['markdown']}\n\n({data['total_seconds']:.0f} s in all)")
+    print(f"## {TITLE}\n\n{data['markdown']}\n\n({data.get('total_seconds', 0):.0f} s in all)")
     return 0
