@@ -443,6 +443,10 @@ def _run(plan: Plan, root: Path, out: Path | None, write: bool) -> Outcome:
         "errors": errors,
         "environment": {"cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                         else os.cpu_count(), "torch": torch.__version__, "threads": THREADS,
+                        # How OpenMP's idle threads wait: with other processes on the cores,
+                        # spinning ("ACTIVE", the default) costs 2 threads several times
+                        # their speed; recorded because it changes the times that much.
+                        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(default)"),
                         "load_average": [round(v, 2) for v in os.getloadavg()]
                         if hasattr(os, "getloadavg") else None},
         "total_seconds": time.perf_counter() - started,

@@ -82,6 +82,7 @@ def report(plan: Plan, data: dict) -> str:
     head = (("**QUICK run** (tiny images, few steps: not comparable with the targets). "
              if plan.quick else "")
             + f"{env['cpus']} CPU cores, torch {env['torch']} and OpenCV on {THREADS} threads"
+            + f" (OMP_WAIT_POLICY {env.get('omp_wait_policy', '(default)')})"
             + (f", load average {load[0]:.1f} at the end (above {env['cpus']}: other "
                "processes were competing for the cores and times run high)"
                if load and load[0] > env["cpus"] + 0.5 else "") + ".")
