@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -36,3 +36,31 @@ class RunLog:
             fh.write(line + "\n")
         if not self.quiet:
             print(line, flush=True)
+
+
+def record_command(run_dir: Path, argv: list[str] | None, start_iteration: int,
+                   **extra: Any) -> None:
+    """Append this invocation to ``<run-dir>/commands.jsonl``, from which the exporters
+    write a model card's reproduction recipe."""
+    import json
+
+    with open(Path(run_dir) / "commands.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"argv": argv, "start_iteration": start_iteration,
+                             "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **extra}) + "\n")
+
+
+def catch_stop_signals() -> tuple[list[int], Callable[[], None]]:
+    """SIGTERM/SIGINT only ask the loop to stop: it finishes the iteration, checkpoints and
+    leaves. Returns (the list the signals land in — truthy once one came, a function that
+    puts the previous handlers back)."""
+    import signal
+
+    requested: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, _frame: requested.append(signum))
+                for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return requested, restore

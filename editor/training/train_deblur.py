@@ -39,7 +39,6 @@ import argparse
 import json
 import math
 import random
-import signal
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -53,7 +52,8 @@ import torch.nn.functional as F
 from editor.core.metrics import psnr
 from editor.nets.srn_deblur import DEFAULT_WIDTH, SRNDeblur, count_parameters
 from editor.training import deblur_data
-from editor.training.run_utils import RunLog, atomic_save, training_device
+from editor.training.run_utils import (RunLog, atomic_save, catch_stop_signals, record_command,
+                                       training_device)
 
 DEFAULT_ARCH: dict[str, Any] = {"width": DEFAULT_WIDTH, "scales": 3}
 LOSSES = ("l1", "l2")
@@ -219,9 +219,7 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path, log: RunLog
     elif last_path.exists():
         raise SystemExit(f"{run_dir} already has a checkpoint; use --resume or a new --run-dir")
 
-    with open(run_dir / "commands.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"argv": argv, "start_iteration": iteration,
-                             "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **init_note}) + "\n")
+    record_command(run_dir, argv, iteration, **init_note)
 
     def save_last() -> None:
         atomic_save({"model": net.state_dict(), "optimizer": optimizer.state_dict(),
@@ -230,12 +228,7 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path, log: RunLog
                       "rng": {"torch": torch.get_rng_state(), "python": random.getstate()}},
                      last_path)
 
-    stop_requested: list[int] = []
-
-    def request_stop(signum, _frame):  # finish the iteration, checkpoint, leave
-        stop_requested.append(signum)
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    stop_requested, restore_signals = catch_stop_signals()
     stop_at = args.iters if args.stop_at is None else min(args.stop_at, args.iters)
     log(f"SRN deblur {arch} on {device}, {count_parameters(net)} params, "
         f"{len(sampler.images)} train / {len(val)} val images, batch {args.batch} x "
@@ -296,16 +289,14 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path, log: RunLog
     except BaseException:
         # A crash mid-iteration leaves the step unfinished; the previous checkpoint is the
         # last consistent state, so it is left as it is.
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        restore_signals()
         raise
     finally:
         for executor in (ahead, pool):
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
     save_last()
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)
+    restore_signals()
     log(f"stopped at iteration {iteration}" + (" (signal)" if stop_requested else ""))
     return {"iteration": iteration, "best": best, "history": history,
             "first_loss": first_loss, "last_loss": last_loss, "run_dir": str(run_dir)}

@@ -44,7 +44,6 @@ import argparse
 import json
 import math
 import random
-import signal
 import sys
 import time
 from pathlib import Path
@@ -57,7 +56,8 @@ from editor.core.metrics import psnr
 from editor.nets.crn import (DEFAULT_DEPTH, DEFAULT_GROUPS, DEFAULT_WIDTH,
                              ComponentRegressionNet, PlainCNN, count_parameters)
 from editor.training import makeup_data as md
-from editor.training.run_utils import RunLog, atomic_save, training_device
+from editor.training.run_utils import (RunLog, atomic_save, catch_stop_signals, record_command,
+                                       training_device)
 
 MODELS = ("crn", "plain")
 DEFAULT_ARCH: dict[str, Any] = {"width": DEFAULT_WIDTH, "depth": DEFAULT_DEPTH,
@@ -295,9 +295,7 @@ def _train(args, argv, run_dir, log, data) -> dict[str, Any]:
 
     sampler = md.MakeupSampler(faces, reals, config["patch"], config["batch"],
                                config["seed"], config["real_fraction"])
-    with open(run_dir / "commands.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"argv": argv, "start_iteration": iteration,
-                             "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **init_note}) + "\n")
+    record_command(run_dir, argv, iteration, **init_note)
 
     def save_last() -> None:
         atomic_save({"model": net.state_dict(), "optimizer": optimizer.state_dict(),
@@ -306,12 +304,7 @@ def _train(args, argv, run_dir, log, data) -> dict[str, Any]:
                      "rng": {"torch": torch.get_rng_state(), "python": random.getstate()}},
                     last_path)
 
-    stop_requested: list[int] = []
-
-    def request_stop(signum, _frame):
-        stop_requested.append(signum)
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    stop_requested, restore_signals = catch_stop_signals()
     stop_at = args.iters if args.stop_at is None else min(args.stop_at, args.iters)
     log(f"{args.model} {arch} on {device}, {count_parameters(net)} params, {len(faces)} "
         f"train faces + {len(reals)} real pairs, val {len(val.synthetic)} synthetic + "
@@ -366,12 +359,10 @@ def _train(args, argv, run_dir, log, data) -> dict[str, Any]:
                 save_last()
                 last_save = time.monotonic()
     except BaseException:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        restore_signals()
         raise
     save_last()
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)
+    restore_signals()
     log(f"stopped at iteration {iteration}" + (" (signal)" if stop_requested else ""))
     return {"iteration": iteration, "best": best, "history": history,
             "first_loss": first_loss, "last_loss": last_loss, "run_dir": str(run_dir)}

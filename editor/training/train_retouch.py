@@ -34,7 +34,6 @@ import argparse
 import json
 import math
 import random
-import signal
 import sys
 import time
 from pathlib import Path
@@ -47,7 +46,8 @@ import torch.nn.functional as F
 from editor.core.metrics import psnr
 from editor.nets.lptn import LPTN, count_parameters
 from editor.training import retouch_data
-from editor.training.run_utils import RunLog, atomic_save, training_device
+from editor.training.run_utils import (RunLog, atomic_save, catch_stop_signals, record_command,
+                                       training_device)
 
 TASKS = ("distort", "fivek")
 DEFAULT_ARCH: dict[str, Any] = {}
@@ -221,9 +221,7 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path,
     elif last_path.exists():
         raise SystemExit(f"{run_dir} already has a checkpoint; use --resume or a new --run-dir")
 
-    with open(run_dir / "commands.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"argv": argv, "start_iteration": iteration,
-                             "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **init_note}) + "\n")
+    record_command(run_dir, argv, iteration, **init_note)
 
     def save_last() -> None:
         atomic_save({"model": net.state_dict(), "optimizer": optimizer.state_dict(),
@@ -232,12 +230,7 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path,
                      "rng": {"torch": torch.get_rng_state(), "python": random.getstate()}},
                     last_path)
 
-    stop_requested: list[int] = []
-
-    def request_stop(signum, _frame):  # finish the iteration, checkpoint, leave
-        stop_requested.append(signum)
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    stop_requested, restore_signals = catch_stop_signals()
     stop_at = args.iters if args.stop_at is None else min(args.stop_at, args.iters)
     log(f"LPTN {arch or 'default'} on {device}, {count_parameters(net)} params, task "
         f"{args.task}, {len(val)} val pairs, batch {args.batch} x {args.patch}px, "
@@ -279,12 +272,10 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path,
                 save_last()
                 last_save = time.monotonic()
     except BaseException:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        restore_signals()
         raise
     save_last()
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)
+    restore_signals()
     log(f"stopped at iteration {iteration}" + (" (signal)" if stop_requested else ""))
     return {"iteration": iteration, "best": best, "history": history,
             "first_loss": first_loss, "last_loss": last_loss, "run_dir": str(run_dir)}

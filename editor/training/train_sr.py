@@ -31,7 +31,6 @@ import argparse
 import json
 import math
 import random
-import signal
 import sys
 import time
 from pathlib import Path
@@ -46,7 +45,8 @@ from editor.nets.espcn import ESPCN
 from editor.nets.sr_residual import ResidualSRBody, Upsampler, base_upsample
 from editor.training import sr_data
 from editor.training.degrade import degrade, noisy_jpeg
-from editor.training.run_utils import RunLog, atomic_save, training_device
+from editor.training.run_utils import (RunLog, atomic_save, catch_stop_signals, record_command,
+                                       training_device)
 
 MODELS = ("quality", "fast", "real")
 
@@ -260,9 +260,7 @@ def train(argv: list[str] | None = None, *, quiet: bool = False) -> dict[str, An
     elif last_path.exists():
         raise SystemExit(f"{run_dir} already has a checkpoint; use --resume or a new --run-dir")
 
-    with open(run_dir / "commands.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"argv": argv, "start_iteration": iteration,
-                             "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **init_note}) + "\n")
+    record_command(run_dir, argv, iteration, **init_note)
 
     def save_last() -> None:
         atomic_save({"model": trainee.state_dict(), "optimizer": optimizer.state_dict(),
@@ -271,12 +269,7 @@ def train(argv: list[str] | None = None, *, quiet: bool = False) -> dict[str, An
                       "rng": {"sampler": sampler.state(), "torch": torch.get_rng_state(),
                               "python": random.getstate()}}, last_path)
 
-    stop_requested = []
-
-    def request_stop(signum, _frame):  # finish the iteration, checkpoint, leave
-        stop_requested.append(signum)
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    stop_requested, restore_signals = catch_stop_signals()
     stop_at = args.iters if args.stop_at is None else min(args.stop_at, args.iters)
     log(f"{args.model} x{','.join(map(str, scales))} {arch} on {device}, "
         f"{sum(p.numel() for p in trainee.parameters())} params, "
@@ -333,12 +326,10 @@ def train(argv: list[str] | None = None, *, quiet: bool = False) -> dict[str, An
     except BaseException:
         # A crash mid-iteration may have drawn patches without finishing the step; the
         # previous checkpoint is the last consistent state, so it is left as it is.
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        restore_signals()
         raise
     save_last()
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)
+    restore_signals()
     log(f"stopped at iteration {iteration}" + (" (signal)" if stop_requested else ""))
     return {"iteration": iteration, "best": best, "history": history,
             "first_loss": first_loss, "last_loss": last_loss, "run_dir": str(run_dir)}
