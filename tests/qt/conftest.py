@@ -59,3 +59,29 @@ def no_leaked_qthreads():
     if leaked:
         pytest.fail(f"test left {len(leaked)} QThread(s) running: "
                     f"{', '.join(t.objectName() or type(t).__name__ for t in leaked)}")
+
+
+@pytest.fixture
+def never_block_on_dialogs(monkeypatch):
+    """A modal dialog in an offscreen test would hang it: every question a test does not
+    answer itself gets a safe default (closing with edits discards them), and any other
+    message box or dialog fails the test. Modules opt in with
+    ``pytestmark = pytest.mark.usefixtures("never_block_on_dialogs")``."""
+    from PySide6.QtWidgets import QDialog, QMessageBox
+
+    from editor.qt import dialogs
+
+    monkeypatch.setattr(dialogs, "ask_save_changes", lambda parent, name: "discard")
+    monkeypatch.setattr(QMessageBox, "exec", lambda self: pytest.fail("unexpected message box"))
+    monkeypatch.setattr(QDialog, "exec", lambda self: pytest.fail("unexpected dialog"))
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    """The (title, text) of every error dialog the test causes, instead of showing them."""
+    from PySide6.QtWidgets import QMessageBox
+
+    calls = []
+    monkeypatch.setattr(QMessageBox, "critical",
+                        lambda parent, title, text, *a, **k: calls.append((title, text)))
+    return calls

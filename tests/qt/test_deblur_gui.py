@@ -10,23 +10,16 @@ import pytest
 import torch
 from PIL import Image
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QMessageBox
 
 from editor.engine.weights import clear_model_cache
-from editor.qt import dialogs
 from editor.qt.main_window import MainWindow
 from editor.tools import deblur
 from tests.deblur_fakes import tiny_deblur_source
 
+# A modal dialog would hang an offscreen test (tests/qt/conftest.py).
+pytestmark = pytest.mark.usefixtures("never_block_on_dialogs")
+
 W, H = 96, 64
-
-
-@pytest.fixture(autouse=True)
-def never_block_on_dialogs(monkeypatch):
-    """A modal dialog would hang an offscreen test; closing with edits discards them."""
-    monkeypatch.setattr(dialogs, "ask_save_changes", lambda parent, name: "discard")
-    monkeypatch.setattr(QMessageBox, "exec", lambda self: pytest.fail("unexpected message box"))
-    monkeypatch.setattr(QDialog, "exec", lambda self: pytest.fail("unexpected dialog"))
 
 
 @pytest.fixture
@@ -39,14 +32,6 @@ def fake_model(tmp_path):
     deblur.set_model_source(previous)
     deblur.clear_cache()
     clear_model_cache()
-
-
-@pytest.fixture
-def errors(monkeypatch):
-    calls = []
-    monkeypatch.setattr(QMessageBox, "critical",
-                        lambda parent, title, text, *a, **k: calls.append((title, text)))
-    return calls
 
 
 @pytest.fixture

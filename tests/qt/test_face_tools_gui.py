@@ -10,32 +10,18 @@ import importlib.util
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtWidgets import QDialog, QMessageBox
 
 from editor.engine.weights import clear_model_cache
-from editor.qt import dialogs
 from editor.qt.main_window import MainWindow
 from editor.tools import demakeup
 from tests.faces_fakes import fake_face_finder, tiny_makeup_source
 
+# A modal dialog would hang an offscreen test (tests/qt/conftest.py).
+pytestmark = pytest.mark.usefixtures("never_block_on_dialogs")
+
 W, H = 96, 80
 HAVE_DLIB = (importlib.util.find_spec("dlib") is not None
              and importlib.util.find_spec("face_recognition_models") is not None)
-
-
-@pytest.fixture(autouse=True)
-def never_block_on_dialogs(monkeypatch):
-    monkeypatch.setattr(dialogs, "ask_save_changes", lambda parent, name: "discard")
-    monkeypatch.setattr(QMessageBox, "exec", lambda self: pytest.fail("unexpected message box"))
-    monkeypatch.setattr(QDialog, "exec", lambda self: pytest.fail("unexpected dialog"))
-
-
-@pytest.fixture
-def errors(monkeypatch):
-    calls = []
-    monkeypatch.setattr(QMessageBox, "critical",
-                        lambda parent, title, text, *a, **k: calls.append((title, text)))
-    return calls
 
 
 @pytest.fixture

@@ -11,23 +11,17 @@ import pytest
 import torch
 from PIL import Image
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QMessageBox
 
 from editor.engine.weights import clear_model_cache
-from editor.qt import dialogs
 from editor.qt.learn_look_dialog import LearnLookDialog
 from editor.qt.main_window import MainWindow
 from editor.tools import retouch, retouch_styles
 from tests.retouch_fakes import tiny_retouch_source
 
+# A modal dialog would hang an offscreen test (tests/qt/conftest.py).
+pytestmark = pytest.mark.usefixtures("never_block_on_dialogs")
+
 W, H = 96, 64
-
-
-@pytest.fixture(autouse=True)
-def never_block_on_dialogs(monkeypatch):
-    monkeypatch.setattr(dialogs, "ask_save_changes", lambda parent, name: "discard")
-    monkeypatch.setattr(QMessageBox, "exec", lambda self: pytest.fail("unexpected message box"))
-    monkeypatch.setattr(QDialog, "exec", lambda self: pytest.fail("unexpected dialog"))
 
 
 @pytest.fixture

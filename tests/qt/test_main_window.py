@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QAction, QDropEvent, QGuiApplication, QImage
-from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from editor.core.imageio import load_image
 from editor.engine.progress import Progress
@@ -22,6 +22,9 @@ from editor.qt.main_window import MainWindow
 from editor.qt.settings import Settings
 from editor.tools import TOOLS
 from editor.tools.schema import Param, Tool
+
+# A modal dialog would hang an offscreen test (tests/qt/conftest.py).
+pytestmark = pytest.mark.usefixtures("never_block_on_dialogs")
 
 W, H = 96, 64
 
@@ -54,15 +57,6 @@ SLOW = Tool(id="slow", label="Slow", run=slow_run,
             params=(Param("amount", float, 1.0, range=(0.0, 2.0)),))
 FAILING = Tool(id="failing", label="Failing", run=failing_run,
                params=(Param("amount", float, 1.0, range=(0.0, 2.0)),))
-
-
-@pytest.fixture(autouse=True)
-def never_block_on_dialogs(monkeypatch):
-    """A modal dialog in an offscreen test would hang it: every question a test does not
-    answer itself gets a safe default (and closing with edits discards them)."""
-    monkeypatch.setattr(dialogs, "ask_save_changes", lambda parent, name: "discard")
-    monkeypatch.setattr(QMessageBox, "exec", lambda self: pytest.fail("unexpected message box"))
-    monkeypatch.setattr(QDialog, "exec", lambda self: pytest.fail("unexpected dialog"))
 
 
 @pytest.fixture
