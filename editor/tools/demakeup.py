@@ -9,8 +9,9 @@ region of the faces (whole face, skin, lips, eyes…) is its mask, so in the edi
 lands as a new layer whose layer mask the retoucher can refine with the brush, and from
 the command line the mask is composited.
 
-``strength`` (0–1) blends the predicted change. The network's per-face results of the last
-image are kept, so dragging only the strength or region re-blends without re-running it.
+``strength`` (0–1) blends the predicted change. The faces and network result of the last
+image (up to :data:`CACHE_MAX_PIXELS`, i.e. previews) are kept, so dragging only the
+strength or region re-blends without detecting or running the network again.
 
 Faces whose size is below :data:`MIN_FACE_PX` are reported as too small; an image with no
 usable face raises :class:`NoFaceFound` (a ValueError: the CLI skips the file with that
@@ -134,7 +135,14 @@ def restore_faces(rgb: np.ndarray, faces, model, progress: Progress) -> np.ndarr
     return out
 
 
-def _key(rgb: np.ndarray) -> tuple:
+#: Images up to this many pixels (previews, portraits) keep their result for the sliders;
+#: a full photo's would pin a second full-size float copy for a slider it rarely gets.
+CACHE_MAX_PIXELS = 4_000_000
+
+
+def _key(rgb: np.ndarray) -> tuple | None:
+    if rgb.shape[0] * rgb.shape[1] > CACHE_MAX_PIXELS:
+        return None
     digest = hashlib.blake2b(np.ascontiguousarray(rgb).data, digest_size=16).digest()
     return (digest, rgb.shape, SLOT.current())
 
@@ -178,12 +186,13 @@ def demakeup_image(image: np.ndarray, *, strength: float = 1.0, region: str = "f
     image = np.asarray(image)
     rgb, colour = _rgb(image)
     key = _key(rgb)
-    kept = _kept.get(key)
+    kept = _kept.get(key) if key is not None else None
     if kept is None:
         faces = find_faces(rgb, progress.sub_progress(0.0, 0.3))
         model = SLOT.current().load()
         restored = restore_faces(rgb, faces, model, progress.sub_progress(0.3, 0.95))
-        _kept.put(key, restored, faces)
+        if key is not None:
+            _kept.put(key, restored, faces)
     else:
         restored, faces = kept
     result = rgb + np.float32(strength) * (restored - rgb)

@@ -115,3 +115,16 @@ def test_shipped_weights_undo_a_beautification_made_here():
     before = psnr(edited[inside], original[inside])
     after = psnr(restored[inside], original[inside])
     assert after > before + 0.5, (before, after)
+
+
+def test_strength_slider_reuses_the_faces_and_network_result():
+    from tests.faces_fakes import fake_face_finder
+
+    calls = []
+    demakeup.set_face_finder(lambda rgb, progress: calls.append(1) or fake_face_finder(rgb, progress))
+    image = noise()
+    tool = get_tool("demakeup")
+    full = tool.apply(image, {"strength": 1.0})
+    half = tool.apply(image, {"strength": 0.5})
+    assert len(calls) == 1                       # detected and restored once
+    np.testing.assert_allclose(half, image + 0.5 * (full - image), atol=1e-5)
