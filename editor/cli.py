@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence, TextIO
 
+from editor import cli_video
 from editor.cli_bench import run_benchmark
 from editor.core import imageio
 from editor.engine.progress import Cancelled, Progress
@@ -28,7 +29,7 @@ PROG = "restora-cli"
 # Output options every tool subcommand shares; a tool parameter may not reuse these names.
 _COMMON_DESTS = {"inputs", "output_dir", "recursive", "format", "quality", "bit_depth",
                  "overwrite", "suffix", "command", "tool"}
-_RESERVED_COMMANDS = {"list", "bench", "train-look"}
+_RESERVED_COMMANDS = {"list", "bench", "train-look", "video-sr"}
 
 
 class _UsageError(Exception):
@@ -62,16 +63,13 @@ def _format_name(text: str) -> str:
     return {"jpg": "jpeg", "tif": "tiff"}.get(name, name)
 
 
-def _add_tool_parser(subparsers, tool: Tool) -> None:
-    if tool.id in _RESERVED_COMMANDS:
-        raise ValueError(f"tool id {tool.id!r} clashes with the {tool.id!r} command")
-    sub = subparsers.add_parser(
-        tool.id, help=tool.help or tool.label, description=tool.help or tool.label,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    group = sub.add_argument_group(f"{tool.label} parameters")
-    for p in tool.params:
+def add_param_flags(group, owner: str, params: Sequence[Param]) -> None:
+    """One flag per parameter of a schema (``--amount``, ``--no-faces``...), with the
+    range, choices and default in its help; the values stay strings until
+    :func:`param_values` validates them."""
+    for p in params:
         if p.name in _COMMON_DESTS:
-            raise ValueError(f"tool {tool.id!r}: parameter {p.name!r} clashes with a CLI option")
+            raise ValueError(f"tool {owner!r}: parameter {p.name!r} clashes with a CLI option")
         if p.kind is bool:
             group.add_argument(p.flag, dest=p.name, default=None,
                                action=argparse.BooleanOptionalAction, help=_param_help(p))
@@ -82,6 +80,15 @@ def _add_tool_parser(subparsers, tool: Tool) -> None:
             else p.name.upper()
         group.add_argument(p.flag, dest=p.name, default=None, metavar=metavar,
                            help=_param_help(p))
+
+
+def _add_tool_parser(subparsers, tool: Tool) -> None:
+    if tool.id in _RESERVED_COMMANDS:
+        raise ValueError(f"tool id {tool.id!r} clashes with the {tool.id!r} command")
+    sub = subparsers.add_parser(
+        tool.id, help=tool.help or tool.label, description=tool.help or tool.label,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_param_flags(sub.add_argument_group(f"{tool.label} parameters"), tool.id, tool.params)
     sub.add_argument("inputs", nargs="+", metavar="INPUT", type=Path,
                      help="image files or folders of images")
     sub.add_argument("-o", "--output-dir", required=True, type=Path, metavar="OUTDIR",
@@ -111,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the benchmark")
     # Learn my look: listed for --help; main() hands its arguments to its own parser.
     subparsers.add_parser("train-look", help="learn a Retouch style from before/after photos")
+    cli_video.add_parser(subparsers, add_param_flags)
     for tool in TOOLS.values():
         _add_tool_parser(subparsers, tool)
     return parser
@@ -135,18 +143,24 @@ def _coerce(p: Param, raw):
 
 def tool_params(tool: Tool, ns: argparse.Namespace) -> dict:
     """The validated parameter dict for ``tool`` from parsed arguments (defaults filled)."""
-    values = tool.defaults()
-    for p in tool.params:
+    return param_values(tool.id, tool.params, ns)
+
+
+def param_values(owner: str, params: Sequence[Param], ns: argparse.Namespace) -> dict:
+    """The validated values of ``params`` from parsed arguments (defaults filled); a bad
+    value is a usage error naming ``owner`` (the command) and the parameter."""
+    values = {p.name: p.default for p in params}
+    for p in params:
         raw = getattr(ns, p.name, None)
         if raw is None:
             continue
         try:
             values[p.name] = p.validate(_coerce(p, raw))
         except ValueError as e:
-            raise _UsageError(f"{tool.id}: {e}") from None
+            raise _UsageError(f"{owner}: {e}") from None
         except OverflowError:  # int(inf) in Param.validate: still just an out-of-range value
             lo, hi = p.range
-            raise _UsageError(f"{tool.id}: {p.name}: {raw} is outside {lo:g}–{hi:g}") from None
+            raise _UsageError(f"{owner}: {p.name}: {raw} is outside {lo:g}–{hi:g}") from None
     return values
 
 
@@ -408,6 +422,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _list(sys.stdout)
         if ns.command == "bench":
             return run_benchmark(ns.name, ns.args)
+        if ns.command == cli_video.COMMAND:
+            from editor.tools.video_sr import PARAMS
+
+            return cli_video.run(ns, param_values(cli_video.COMMAND, PARAMS, ns), sys.stderr)
         return _run_tool(ns, sys.stderr)
     except _UsageError as e:
         print(f"{PROG}: {e}", file=sys.stderr)

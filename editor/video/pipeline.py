@@ -108,6 +108,15 @@ def _to_uint8(frame: np.ndarray) -> np.ndarray:
     return np.round(np.clip(frame, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
+def default_output(input_path: str | os.PathLike, scale: int) -> Path:
+    """Where the result goes unless the user says otherwise: ``clip_x4.mp4`` beside a video
+    file, ``frames_x4`` (a folder) beside a frames folder."""
+    source = Path(input_path)
+    if source.is_dir():
+        return source.with_name(f"{source.name}_x{int(scale)}")
+    return source.with_name(f"{source.stem}_x{int(scale)}.mp4")
+
+
 def check_paths(input_path: Path, output_path: Path) -> None:
     """The problems found before any work: a missing input, an output that is the input."""
     if not input_path.exists():
@@ -138,19 +147,21 @@ def run_video_sr(input_path: str | os.PathLike, output_path: str | os.PathLike, 
     info = probe(source)
     if info.frame_count < 1:
         raise VideoError(f'"{source.name}" holds no frames.')
-    if upscaler is None:
-        progress.set_progress(0.0, "Loading the video super-resolution model…")
-        upscaler = VideoUpscaler(params)
-    scale = int(upscaler.scale)
+    scale = int(upscaler.scale if upscaler is not None else params["scale"])
     width, height = info.width * scale, info.height * scale
-    started = time.monotonic()
     with open_reader(source) as reader:
         count = len(reader)
         if count < 1:
             raise VideoError(f'"{source.name}" holds no frames.')
+        # The writer first: a bad output (suffix, missing or full folder) is reported
+        # before the model is loaded.
         writer = open_writer(target, width=width, height=height, fps=info.fps, like=info,
                              audio_from=source if info.kind == "video" else None)
         try:
+            if upscaler is None:
+                progress.set_progress(0.0, "Loading the video super-resolution model…")
+                upscaler = VideoUpscaler(params)
+            started = time.monotonic()
             _upscale_all(reader, count, upscaler, writer, progress, started)
             progress.set_progress(1.0, f'Finishing "{target.name}"…')
             written = writer.frames_written
