@@ -54,3 +54,5 @@ register_benchmark("faces", lambda args: __import__(
     "editor.training.bench_faces", fromlist=["main"]).main(args))  # lazy: torch, dlib
 register_benchmark("retouch", lambda args: __import__(
     "editor.training.bench_retouch", fromlist=["main"]).main(args))  # lazy: torch, OpenCV
+register_benchmark("video", lambda args: __import__(
+    "editor.training.bench_video", fromlist=["main"]).main(args))  # lazy: torch, OpenCV

@@ -133,3 +133,19 @@ for _id, _licence, _text in (
         id=_id, task="retouch", architecture="lptn", weights=f"{_id}.safetensors",
         sha256=card_sha256(_id), licence=_licence, scale=1, tiling=False, tile_overlap=0,
         arch_kwargs=RETOUCH_ARCH, description=_text))
+
+# -- Video super-resolution (SPMC) ---------------------------------------------------------------
+register_architecture("spmc", lazy_builder("editor.nets.spmc", "SPMCVideoSR"))
+
+VIDEO_LICENCE = ("Trained on synthetic clips (moving crops) of T91 (research use) and BSD200 "
+                 "(Berkeley: non-commercial research); non-commercial research use only.")
+# Keep in step with export_video_sr's card. One set of weights for x2, x3, x4 and any number
+# of frames; the tool tiles the frames itself (editor.tools.video_sr), so scale=1 here.
+VIDEO_ARCH = {"flow_width": 24, "widths": (16, 32, 48), "hidden": 32}
+
+REGISTRY.register(ModelSpec(
+    id="video-spmc", task="video_sr", architecture="spmc",
+    weights="video-spmc.safetensors", sha256=card_sha256("video-spmc"), licence=VIDEO_LICENCE,
+    scale=1, tiling=False, tile_overlap=0, arch_kwargs=VIDEO_ARCH,
+    description="Video super-resolution x2/x3/x4: sub-pixel motion compensation (SPMC, Tao et "
+                "al. 2017) with a ConvLSTM detail-fusion network over 3, 5 or 7 frames"))
