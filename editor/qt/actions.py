@@ -202,6 +202,14 @@ class Actions:
         m.addSeparator()
         m.addActions([self.paste_new, self.save, self.save_as, self.export])
         m.addSeparator()
+        # Video super-resolution (issue 7): a dialog of its own, loaded on first use.
+        self.video_sr = self._make(
+            "&Video super-resolution…", self._open_video_sr, "Ctrl+Alt+V",
+            "mdi6.movie-open-star",
+            "Enlarge a video or a folder of numbered frames 2–4 times, each frame sharpened "
+            "with detail from its neighbours")
+        m.addAction(self.video_sr)
+        m.addSeparator()
         m.addActions([self.close, self.quit])
         m = mb.addMenu("&Edit")
         m.setToolTipsVisible(True)
@@ -247,6 +255,11 @@ class Actions:
         m.addActions(list(self.mode_actions.values()))
         m.addSeparator()
         m.addActions([self.brush_smaller, self.brush_larger])
+
+    def _open_video_sr(self) -> None:
+        from editor.qt.video_sr_dialog import open_video_sr
+
+        open_video_sr(self._w)
 
     def build_toolbars(self) -> None:
         tb = QToolBar("File", self._w)

@@ -35,6 +35,8 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("files/last_open_dir", str, "", "Folder the Open dialog starts in."),
     Setting("files/last_work_dir", str, "", "Folder the Save Work As (.ora) dialog starts in."),
     Setting("files/last_export_dir", str, "", "Folder the Export As dialog starts in."),
+    Setting("files/last_video_dir", str, "",
+            "Folder the Video super-resolution dialog's file pickers start in."),
     Setting("export/format", str, "PNG", "Format last chosen in Export As."),
     Setting("export/jpeg_quality", int, 92, "JPEG quality 1-100 last used for export."),
     Setting("export/webp_quality", int, 90, "WebP quality 1-100 last used for export."),
