@@ -1,5 +1,5 @@
 """``restora-cli video-sr``: video super-resolution headless (the File ▸ Video
-super-resolution… dialog's work, :func:`editor.video.pipeline.run_video_sr`).
+super-resolution… dialog's work, :func:`editor.tools.video_pipeline.run_video_sr`).
 
 A video file in gives a video file out (same frame rate, audio carried over where the
 container allows); a folder of numbered frames in gives a folder of numbered frames out, in
@@ -97,7 +97,7 @@ def run(ns: argparse.Namespace, values: dict, err: TextIO) -> int:
     failed, 130 interrupted)."""
     from editor.cli import PROG, _expected_errors, _reason
     from editor.engine.progress import Cancelled, Progress
-    from editor.video import pipeline
+    from editor.tools import video_pipeline as pipeline
 
     source: Path = ns.input
     target: Path = ns.output or pipeline.default_output(source, values["scale"])

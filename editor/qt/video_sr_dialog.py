@@ -1,5 +1,5 @@
 """File ▸ Video super-resolution…: enlarge a video file or a folder of numbered frames with
-the SPMC network (:mod:`editor.tools.video_sr`, run by :mod:`editor.video.pipeline`).
+the SPMC network (:mod:`editor.tools.video_sr`, run by :mod:`editor.tools.video_pipeline`).
 
 Pick the input (or drop it on the dialog), the output (defaults to ``<name>_x4.mp4`` or
 ``<folder>_x4`` beside the input), scale / frames / source look (generated from
@@ -40,7 +40,7 @@ from editor.qt.tool_panel import ToolPage
 from editor.tools import video_sr
 from editor.tools.schema import Tool
 from editor.video.io import VIDEO_SUFFIXES
-from editor.video.pipeline import centre_crop, default_output
+from editor.tools.video_pipeline import centre_crop, default_output
 
 TITLE = "Video super-resolution"
 #: Largest part of a frame (input pixels) the preview upscales: the centre of a bigger
@@ -51,7 +51,7 @@ _VIDEO_FILTER = "Videos (" + " ".join(f"*{s}" for s in VIDEO_SUFFIXES) + ")"
 
 
 def _not_an_image_tool(image, params, progress):
-    raise TypeError("video super-resolution runs on a clip (editor.video.pipeline)")
+    raise TypeError("video super-resolution runs on a clip (editor.tools.video_pipeline)")
 
 
 #: The parameter form and its remembered values (settings ``tools/video-sr/*``) reuse the
@@ -520,7 +520,7 @@ class VideoSRDialog(QDialog):
         holder = self._run_summary = {}
 
         def work(progress):
-            from editor.video.pipeline import run_video_sr
+            from editor.tools.video_pipeline import run_video_sr
 
             upscaler = factory(values) if factory is not None else None
             holder["summary"] = run_video_sr(source, target, values, progress,
@@ -637,7 +637,7 @@ def _preview(source: Path, index: int, values: dict, factory, progress) -> Previ
     """Engine-thread work of one preview: the frame's window, bicubic and network."""
     from editor.engine.weights import WeightsError
     from editor.video.io import open_reader
-    from editor.video.pipeline import preview_frame
+    from editor.tools.video_pipeline import preview_frame
 
     with open_reader(source) as reader:
         info = reader.info

@@ -1,6 +1,6 @@
 """Video super-resolution: the SPMC network (:mod:`editor.nets.spmc`) on a window of frames.
 
-Qt-free and file-free: :mod:`editor.video.pipeline` reads and writes the video, the GUI
+Qt-free and file-free: :mod:`editor.tools.video_pipeline` reads and writes the video, the GUI
 dialog and ``restora-cli video-sr`` drive it. One output frame comes from its window of
 ``frames`` consecutive input frames centred on it; at the start and the end of a clip the
 window is cut short ("border frames use what exists": fewer neighbours, never invented ones).

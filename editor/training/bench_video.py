@@ -240,10 +240,11 @@ def run(cfg: Config, data_dir: Path, out: Path | None = None, source=None) -> di
     data["timing"] = timing(make_upscalers, sisr, cfg)
     data["timing_size"] = list(cfg.timing_size)
     data["timing_repeats"] = cfg.timing_repeats
-    from editor.engine.registry import REGISTRY, find_weights
+    from editor.engine.registry import find_weights
+    from editor.tools.video_sr import MODEL
 
-    weights = find_weights(REGISTRY.get("video-spmc").weights)
-    size = weights.stat().st_size
+    model = source or MODEL.current()
+    size = find_weights(model.spec.weights, model.directory).stat().st_size
     bd = data["bd"]
     gain = bd["SPMC-5"]["psnr_y"] - bd["Single-image SR (sr-quality-x4)"]["psnr_y"]
     motion = {d: data[d]["SPMC-3"]["psnr_y"] - data[d]["SPMC-3 (3 identical frames)"]["psnr_y"]

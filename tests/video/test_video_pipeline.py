@@ -1,4 +1,4 @@
-"""The video super-resolution run (editor.video.pipeline) on tiny generated clips: what a user
+"""The video super-resolution run (editor.tools.video_pipeline) on tiny generated clips: what a user
 gets (frame count, order, size x scale, frame rate, a folder of frames for a folder), what a
 cancelled or failed run leaves (nothing new, an existing output untouched), and the clear
 message for each bad input. A bicubic stand-in does the upscaling except in one test, which
@@ -15,7 +15,7 @@ import pytest
 from editor.engine.progress import Cancelled, Progress
 from editor.tools.video_sr import frame_window
 from editor.video.io import VideoError, open_reader, probe
-from editor.video.pipeline import (VideoSRSummary, centre_crop, format_eta, frame_message,
+from editor.tools.video_pipeline import (VideoSRSummary, centre_crop, format_eta, frame_message,
                                    preview_frame, run_video_sr)
 from tests.video_sr_fakes import (H, W, BicubicUpscaler, frame_index, level_frames,
                                   read_png_folder, tiny_spmc_source, write_frames_folder,
