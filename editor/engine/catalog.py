@@ -149,3 +149,29 @@ REGISTRY.register(ModelSpec(
     scale=1, tiling=False, tile_overlap=0, arch_kwargs=VIDEO_ARCH,
     description="Video super-resolution x2/x3/x4: sub-pixel motion compensation (SPMC, Tao et "
                 "al. 2017) with a ConvLSTM detail-fusion network over 3, 5 or 7 frames"))
+
+# -- Portrait edit (Facelet-Bank) ----------------------------------------------------------------
+register_architecture("face_autoencoder", lazy_builder("editor.nets.facelet", "FaceAutoencoder"))
+register_architecture("facelet", lazy_builder("editor.nets.facelet", "Facelet"))
+
+FACELET_LICENCE = ("Trained on UTKFace aligned faces and their age/gender labels (UTKFace: "
+                   "non-commercial research); non-commercial research use only.")
+# Keep in step with export_facelet's cards. Whole aligned face crops: no tiling.
+FACE_AUTOENCODER_ARCH = {"features": 64, "width": 64, "blocks": 2}
+FACELET_ARCH = {"features": 64, "width": 48}
+
+REGISTRY.register(ModelSpec(
+    id="face-autoencoder", task="portrait_autoencoder", architecture="face_autoencoder",
+    weights="face-autoencoder.safetensors", sha256=card_sha256("face-autoencoder"),
+    licence=FACELET_LICENCE, scale=1, tiling=False, tile_overlap=0,
+    arch_kwargs=FACE_AUTOENCODER_ARCH,
+    description="Portrait edit: the shared face encoder/decoder of the Facelet-Bank (Chen et "
+                "al. 2018), trained with age and gender heads"))
+for _effect, _text in (("older", "older"), ("younger", "younger"),
+                       ("masculine", "more masculine"), ("feminine", "more feminine")):
+    REGISTRY.register(ModelSpec(
+        id=f"facelet-{_effect}", task="portrait_facelet", architecture="facelet",
+        weights=f"facelet-{_effect}.safetensors", sha256=card_sha256(f"facelet-{_effect}"),
+        licence=FACELET_LICENCE, scale=1, tiling=False, tile_overlap=0, arch_kwargs=FACELET_ARCH,
+        description=f"Portrait edit facelet: {_text} (feature-space edit learnt from "
+                    "deep-feature-interpolation pseudo targets)"))
