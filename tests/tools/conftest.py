@@ -86,3 +86,31 @@ def _fake_retouch_model(fake_retouch_source):
     yield fake_retouch_source
     retouch.set_model_source(previous)
     retouch.clear_cache()
+
+
+# Portrait edit, likewise: a tiny random face autoencoder and tiny random facelets
+# (tests/portrait_fakes.py) and the face "found" in the middle of every image.
+@pytest.fixture(scope="session")
+def fake_portrait_models(tmp_path_factory):
+    from tests.portrait_fakes import tiny_autoencoder_source, tiny_facelet_sources
+
+    folder = tmp_path_factory.mktemp("portrait-models")
+    return tiny_autoencoder_source(folder), tiny_facelet_sources(folder)
+
+
+@pytest.fixture(autouse=True)
+def _fake_portrait_models(fake_portrait_models):
+    from editor.tools import portrait
+    from tests.faces_fakes import fake_face_finder
+    from tests.portrait_fakes import facelet_resolver
+
+    autoencoder, facelets = fake_portrait_models
+    previous_ae = portrait.AUTOENCODER.set(autoencoder)
+    previous_facelets = portrait.set_facelet_source(facelet_resolver(facelets))
+    previous_finder = portrait.set_face_finder(fake_face_finder)
+    portrait.clear_cache()
+    yield fake_portrait_models
+    portrait.AUTOENCODER.set(previous_ae)
+    portrait.set_facelet_source(previous_facelets)
+    portrait.set_face_finder(previous_finder)
+    portrait.clear_cache()
