@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence, TextIO
 
-from editor import cli_video
+from editor import cli_portrait, cli_video
 from editor.cli_bench import run_benchmark
 from editor.core import imageio
 from editor.engine.progress import Cancelled, Progress
@@ -29,7 +29,8 @@ PROG = "restora-cli"
 # Output options every tool subcommand shares; a tool parameter may not reuse these names.
 _COMMON_DESTS = {"inputs", "output_dir", "recursive", "format", "quality", "bit_depth",
                  "overwrite", "suffix", "command", "tool"}
-_RESERVED_COMMANDS = {"list", "bench", "train-look", "video-sr"}
+_RESERVED_COMMANDS = {"list", "bench", "train-look", "video-sr", "train-facelet",
+                      "portrait-video"}
 
 
 class _UsageError(Exception):
@@ -119,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Learn my look: listed for --help; main() hands its arguments to its own parser.
     subparsers.add_parser("train-look", help="learn a Retouch style from before/after photos")
     cli_video.add_parser(subparsers, add_param_flags)
+    cli_portrait.add_parsers(subparsers)
     for tool in TOOLS.values():
         _add_tool_parser(subparsers, tool)
     return parser
@@ -412,6 +414,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from editor.training.learn_look import main as train_look  # torch: only when asked
 
         return train_look(args[1:])
+    if args[:1] and args[0] in cli_portrait.COMMANDS:
+        return cli_portrait.main(args)  # their own parsers, whole, like train-look
     parser = build_parser()
     try:
         ns = parser.parse_args(args)

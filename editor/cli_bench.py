@@ -56,3 +56,5 @@ register_benchmark("retouch", lambda args: __import__(
     "editor.training.bench_retouch", fromlist=["main"]).main(args))  # lazy: torch, OpenCV
 register_benchmark("video", lambda args: __import__(
     "editor.training.bench_video", fromlist=["main"]).main(args))  # lazy: torch, OpenCV
+register_benchmark("portrait", lambda args: __import__(
+    "editor.training.bench_portrait", fromlist=["main"]).main(args))  # lazy: torch, dlib

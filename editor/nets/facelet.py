@@ -12,7 +12,11 @@ An edit is made in the autoencoder's feature space, never with a GAN:
   channels at H/4 x W/4): fine enough that 128 px faces come back sharp, and cheap
   enough for the slider. The encoder rearranges pixels space-to-depth (nothing is lost)
   and works at 1/2 and 1/4 resolution; the decoder mirrors it with sub-pixel
-  (pixel-shuffle) upsampling.
+  (pixel-shuffle) upsampling. Both also have a linear path (a 1x1 convolution of the
+  4x4 space-to-depth pixels, and back): it carries the colours and coarse shading that a
+  plain convolutional autoencoder needs thousands of iterations to pass through its
+  non-linear layers, so CPU training reaches sharp reconstructions, and the non-linear
+  path and the heads add what the attributes need.
 - :class:`Facelet` — a few convolutions in feature space (one stride-2 stage for
   context) predicting the feature change of one effect ("older", "more feminine",
   ...). A few hundred kilobytes each: switching effects swaps only this. It is trained
@@ -63,12 +67,13 @@ class FaceEncoder(nn.Module):
         self.conv3 = nn.Conv2d(4 * half, width, 3, padding=1)
         self.blocks = nn.Sequential(*(ResBlock(width) for _ in range(blocks)))
         self.out = nn.Conv2d(width, features, 3, padding=1)
+        self.linear = nn.Conv2d(48, features, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.relu(self.conv1(self.down1(x)))
         h = F.relu(self.conv2(h))
         h = F.relu(self.conv3(self.down2(h)))
-        return self.out(self.blocks(h))
+        return self.out(self.blocks(h)) + self.linear(F.pixel_unshuffle(x - 0.5, 4))
 
 
 class FaceDecoder(nn.Module):
@@ -82,12 +87,13 @@ class FaceDecoder(nn.Module):
         self.up1 = nn.Conv2d(width, 4 * half, 3, padding=1)
         self.conv = nn.Conv2d(half, half, 3, padding=1)
         self.up2 = nn.Conv2d(half, 12, 3, padding=1)
+        self.linear = nn.Conv2d(features, 48, 1)
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         h = self.blocks(F.relu(self.inp(f)))
         h = F.relu(F.pixel_shuffle(self.up1(h), 2))
         h = F.relu(self.conv(h))
-        return F.pixel_shuffle(self.up2(h), 2) + 0.5
+        return (F.pixel_shuffle(self.up2(h), 2) + F.pixel_shuffle(self.linear(f), 4)) + 0.5
 
 
 class AttributeHeads(nn.Module):
