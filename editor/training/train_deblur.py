@@ -52,8 +52,8 @@ import torch.nn.functional as F
 from editor.core.metrics import psnr
 from editor.nets.srn_deblur import DEFAULT_WIDTH, SRNDeblur, count_parameters
 from editor.training import deblur_data
-from editor.training.run_utils import (RunLog, atomic_save, catch_stop_signals, record_command,
-                                       training_device)
+from editor.training.checkpoints import RunCheckpoints
+from editor.training.run_utils import RunLog, catch_stop_signals, training_device
 
 DEFAULT_ARCH: dict[str, Any] = {"width": DEFAULT_WIDTH, "scales": 3}
 LOSSES = ("l1", "l2")
@@ -190,49 +190,17 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path, log: RunLog
     sampler = deblur_data.DeblurPatchSampler(train_images, args.patch, args.batch, args.seed)
     val = deblur_data.make_val_set(val_images)
 
-    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
-    iteration, best, history = 0, -math.inf, []
-    init_note: dict[str, Any] = {}
-    if args.resume:
-        if not last_path.is_file():
-            raise SystemExit(f"--resume: no checkpoint {last_path}")
-        # On the CPU first: the RNG state must stay a CPU tensor (torch.set_rng_state refuses
-        # a CUDA one), and load_state_dict moves weights and Adam moments to the net's device.
-        checkpoint = torch.load(last_path, map_location="cpu", weights_only=False)
-        if checkpoint["config"]["arch"] != arch:
-            raise SystemExit(f"--resume: {last_path} is a different architecture "
-                             f"({checkpoint['config']['arch']})")
-        net.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        iteration, best, history = (checkpoint["iteration"], checkpoint["best"],
-                                    checkpoint["history"])
-        torch.set_rng_state(checkpoint["rng"]["torch"])
-        random.setstate(checkpoint["rng"]["python"])
-        log(f"resumed from iteration {iteration} (best val {best:.3f} dB)")
-    elif args.init:
-        from editor.engine.weights import sha256_file
-
-        init_path = Path(args.init).expanduser()
-        load_init(net, init_path)
-        init_note = {"init": str(args.init), "init_sha256": sha256_file(init_path)}
-        log(f"initialised from {init_path}")
-    elif last_path.exists():
-        raise SystemExit(f"{run_dir} already has a checkpoint; use --resume or a new --run-dir")
-
-    record_command(run_dir, argv, iteration, **init_note)
-
-    def save_last() -> None:
-        atomic_save({"model": net.state_dict(), "optimizer": optimizer.state_dict(),
-                      "iteration": iteration, "best": best, "history": history,
-                      "config": config,
-                      "rng": {"torch": torch.get_rng_state(), "python": random.getstate()}},
-                     last_path)
+    run = RunCheckpoints(run_dir, net, optimizer, config, log)
+    run.start(argv, resume=args.resume, init=args.init, load_init=lambda p: load_init(net, p),
+              different=lambda saved: None if saved["arch"] == arch
+              else f"is a different architecture ({saved['arch']})")
 
     stop_requested, restore_signals = catch_stop_signals()
     stop_at = args.iters if args.stop_at is None else min(args.stop_at, args.iters)
     log(f"SRN deblur {arch} on {device}, {count_parameters(net)} params, "
         f"{len(sampler.images)} train / {len(val)} val images, batch {args.batch} x "
-        f"{args.patch}px, {args.loss} loss, iterations {iteration} -> {stop_at} of {args.iters}")
+        f"{args.patch}px, {args.loss} loss, iterations {run.iteration} -> {stop_at} of "
+        f"{args.iters}")
     net.train()
     last_save = time.monotonic()
     window_loss, window_start, window_n = 0.0, time.monotonic(), 0
@@ -241,9 +209,10 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path, log: RunLog
     # threads changes nothing but the wall-clock time.
     pool = ThreadPoolExecutor(args.workers) if args.workers > 0 else None
     ahead = ThreadPoolExecutor(1) if pool is not None else None
-    pending = ahead.submit(sampler.batch, iteration, pool) if ahead is not None else None
+    pending = ahead.submit(sampler.batch, run.iteration, pool) if ahead is not None else None
     try:
-        while iteration < stop_at and not stop_requested:
+        while run.iteration < stop_at and not stop_requested:
+            iteration = run.iteration
             if pending is not None:
                 blurry, sharp = pending.result()
                 pending = (ahead.submit(sampler.batch, iteration + 1, pool)
@@ -260,7 +229,7 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path, log: RunLog
             if args.clip > 0:
                 torch.nn.utils.clip_grad_norm_(net.parameters(), args.clip)
             optimizer.step()
-            iteration += 1
+            run.iteration = iteration = iteration + 1
             value = float(loss.detach())
             first_loss = value if first_loss is None else first_loss
             last_loss = value
@@ -274,17 +243,11 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path, log: RunLog
                 window_loss, window_start, window_n = 0.0, time.monotonic(), 0
             if iteration % args.val_every == 0 or iteration == stop_at:
                 scores = validate(net, val, device)
-                history.append({"iteration": iteration, **scores})
-                marker = ""
-                if scores["psnr"] > best:
-                    best = scores["psnr"]
-                    atomic_save({"model": net.state_dict(), "iteration": iteration,
-                                  "val": scores, "config": config}, best_path)
-                    marker = " (best)"
+                marker = " (best)" if run.record_validation(scores) else ""
                 log(f"val it {iteration}: psnr {scores['psnr']:.3f} dB (input "
                     f"{scores['input_psnr']:.3f}, gain {scores['gain']:+.3f})" + marker)
             if time.monotonic() - last_save > args.checkpoint_minutes * 60:
-                save_last()
+                run.save_last()
                 last_save = time.monotonic()
     except BaseException:
         # A crash mid-iteration leaves the step unfinished; the previous checkpoint is the
@@ -295,10 +258,10 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path, log: RunLog
         for executor in (ahead, pool):
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
-    save_last()
+    run.save_last()
     restore_signals()
-    log(f"stopped at iteration {iteration}" + (" (signal)" if stop_requested else ""))
-    return {"iteration": iteration, "best": best, "history": history,
+    log(f"stopped at iteration {run.iteration}" + (" (signal)" if stop_requested else ""))
+    return {"iteration": run.iteration, "best": run.best, "history": run.history,
             "first_loss": first_loss, "last_loss": last_loss, "run_dir": str(run_dir)}
 
 

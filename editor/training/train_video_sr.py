@@ -38,8 +38,8 @@ import torch.nn.functional as F
 
 from editor.nets.spmc import SPMCVideoSR, count_parameters
 from editor.training import sr_data, video_data
-from editor.training.run_utils import (RunLog, atomic_save, catch_stop_signals, record_command,
-                                       training_device)
+from editor.training.checkpoints import RunCheckpoints
+from editor.training.run_utils import RunLog, catch_stop_signals, training_device
 
 DEFAULT_ARCH: dict[str, Any] = {"flow_width": 24, "widths": [16, 32, 48], "hidden": 32}
 SCALE_WEIGHTS = {2: 0.25, 3: 0.2, 4: 0.55}
@@ -188,52 +188,25 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path, log: RunLog
     sampler = video_data.ClipSampler(train_images, args.patch, args.batch, args.seed)
     val = make_val_set(val_images)
 
-    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
-    iteration, best, history = 0, -math.inf, []
-    init_note: dict[str, Any] = {}
-    if args.resume:
-        if not last_path.is_file():
-            raise SystemExit(f"--resume: no checkpoint {last_path}")
-        checkpoint = torch.load(last_path, map_location="cpu", weights_only=False)
-        if checkpoint["config"]["arch"] != arch:
-            raise SystemExit(f"--resume: {last_path} is a different architecture")
-        net.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        iteration, best, history = (checkpoint["iteration"], checkpoint["best"],
-                                    checkpoint["history"])
-        torch.set_rng_state(checkpoint["rng"]["torch"])
-        random.setstate(checkpoint["rng"]["python"])
-        log(f"resumed from iteration {iteration} (best val {best:.3f} dB)")
-    elif args.init:
-        from editor.engine.weights import sha256_file
-
-        init_path = Path(args.init).expanduser()
-        load_init(net, init_path)
-        init_note = {"init": str(args.init), "init_sha256": sha256_file(init_path)}
-        log(f"initialised from {init_path}")
-    elif last_path.exists():
-        raise SystemExit(f"{run_dir} already has a checkpoint; use --resume or a new --run-dir")
-    record_command(run_dir, argv, iteration, **init_note)
-
-    def save_last() -> None:
-        atomic_save({"model": net.state_dict(), "optimizer": optimizer.state_dict(),
-                     "iteration": iteration, "best": best, "history": history,
-                     "config": config,
-                     "rng": {"torch": torch.get_rng_state(), "python": random.getstate()}},
-                    last_path)
+    run = RunCheckpoints(run_dir, net, optimizer, config, log)
+    run.start(argv, resume=args.resume, init=args.init, load_init=lambda p: load_init(net, p),
+              different=lambda saved: None if saved["arch"] == arch
+              else f"is a different architecture ({saved['arch']})")
 
     stop_requested, restore_signals = catch_stop_signals()
     stop_at = args.iters if args.stop_at is None else min(args.stop_at, args.iters)
     log(f"SPMC {arch} on {device}, {count_parameters(net)} params, {len(sampler.images)} "
         f"train / {len(val)} val clips, batch {args.batch} x {args.patch}px, "
-        f"iterations {iteration} -> {stop_at} of {args.iters} (flow only < {args.flow_iters})")
+        f"iterations {run.iteration} -> {stop_at} of {args.iters} "
+        f"(flow only < {args.flow_iters})")
     net.train()
     last_save = time.monotonic()
     window: dict[str, float] = {}
     window_n, window_start = 0, time.monotonic()
     first_loss = last_loss = None
     try:
-        while iteration < stop_at and not stop_requested:
+        while run.iteration < stop_at and not stop_requested:
+            iteration = run.iteration
             scale, frames, ref = iteration_shape(args.seed, iteration)
             batch = sampler.batch(iteration, scale, frames, ref)
             lr_t = torch.from_numpy(batch["lr"]).to(device)
@@ -256,7 +229,7 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path, log: RunLog
             if args.clip > 0:
                 torch.nn.utils.clip_grad_norm_(net.parameters(), args.clip)
             optimizer.step()
-            iteration += 1
+            run.iteration = iteration = iteration + 1
             value = float(loss.detach())
             first_loss = value if first_loss is None else first_loss
             last_loss = value
@@ -271,25 +244,21 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path, log: RunLog
                 window, window_n, window_start = {}, 0, time.monotonic()
             if iteration % args.val_every == 0 or iteration == stop_at:
                 scores = validate(net, val, device)
-                history.append({"iteration": iteration, **scores})
-                marker = ""
-                if iteration >= args.flow_iters and scores["psnr"] > best:
-                    best = scores["psnr"]
-                    atomic_save({"model": net.state_dict(), "iteration": iteration,
-                                 "val": scores, "config": config}, best_path)
-                    marker = " (best)"
+                # The flow-only stage leaves the output at bicubic: not a model to ship.
+                improved = run.record_validation(scores, eligible=iteration >= args.flow_iters)
+                marker = " (best)" if improved else ""
                 log(f"val it {iteration}: " + " ".join(
                     f"{k} {v:.3f}" for k, v in sorted(scores.items())) + marker)
             if time.monotonic() - last_save > args.checkpoint_minutes * 60:
-                save_last()
+                run.save_last()
                 last_save = time.monotonic()
     except BaseException:
         restore_signals()
         raise
-    save_last()
+    run.save_last()
     restore_signals()
-    log(f"stopped at iteration {iteration}" + (" (signal)" if stop_requested else ""))
-    return {"iteration": iteration, "best": best, "history": history,
+    log(f"stopped at iteration {run.iteration}" + (" (signal)" if stop_requested else ""))
+    return {"iteration": run.iteration, "best": run.best, "history": run.history,
             "first_loss": first_loss, "last_loss": last_loss, "run_dir": str(run_dir)}
 
 

@@ -1,0 +1,86 @@
+"""A run folder's checkpoints, shared by the trainers: ``last.pt`` (everything needed to
+continue exactly: weights, optimiser, iteration, best score, validation history, RNG
+states), ``best.pt`` (the weights with the best validation score) and ``commands.jsonl``
+(every invocation, from which the exporters write a model card's recipe).
+
+Starting a run is one of three things, and :meth:`RunCheckpoints.start` decides which:
+``--resume`` (continue ``last.pt``; the caller says whether it is the same kind of run),
+``--init`` (fresh optimiser, weights from a shipped ``.safetensors``), or a fresh run —
+refused when the folder already holds a checkpoint, so a typo never overwrites days of
+training.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from editor.training.run_utils import RunLog, atomic_save, record_command
+
+
+class RunCheckpoints:
+    def __init__(self, run_dir: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                 config: dict[str, Any], log: RunLog) -> None:
+        self.run_dir, self.net, self.optimizer = Path(run_dir), net, optimizer
+        self.config, self.log = config, log
+        self.last_path, self.best_path = self.run_dir / "last.pt", self.run_dir / "best.pt"
+        self.iteration, self.best, self.history = 0, -math.inf, []
+
+    def start(self, argv: list[str], *, resume: bool, init: str | None,
+              load_init: Callable[[Path], None],
+              different: Callable[[dict[str, Any]], str | None] = lambda _config: None,
+              ) -> None:
+        """Resume, initialise or start fresh (see the module docstring), then record the
+        command. ``different(saved_config)`` returns why a checkpoint cannot be resumed by
+        this run (another architecture...), or None."""
+        note: dict[str, Any] = {}
+        if resume:
+            if not self.last_path.is_file():
+                raise SystemExit(f"--resume: no checkpoint {self.last_path}")
+            # On the CPU first: the RNG state must stay a CPU tensor, and load_state_dict
+            # moves weights and optimiser moments to the net's device.
+            checkpoint = torch.load(self.last_path, map_location="cpu", weights_only=False)
+            reason = different(checkpoint["config"])
+            if reason:
+                raise SystemExit(f"--resume: {self.last_path} {reason}")
+            self.net.load_state_dict(checkpoint["model"])
+            self.optimizer.load_state_dict(checkpoint["optimizer"])
+            self.iteration = checkpoint["iteration"]
+            self.best, self.history = checkpoint["best"], checkpoint["history"]
+            torch.set_rng_state(checkpoint["rng"]["torch"])
+            random.setstate(checkpoint["rng"]["python"])
+            self.log(f"resumed from iteration {self.iteration} (best val {self.best:.3f} dB)")
+        elif init:
+            from editor.engine.weights import sha256_file
+
+            path = Path(init).expanduser()
+            load_init(path)
+            note = {"init": str(init), "init_sha256": sha256_file(path)}
+            self.log(f"initialised from {path}")
+        elif self.last_path.exists():
+            raise SystemExit(f"{self.run_dir} already has a checkpoint; use --resume or a new "
+                             "--run-dir")
+        record_command(self.run_dir, argv, self.iteration, **note)
+
+    def save_last(self) -> None:
+        atomic_save({"model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
+                     "iteration": self.iteration, "best": self.best, "history": self.history,
+                     "config": self.config,
+                     "rng": {"torch": torch.get_rng_state(), "python": random.getstate()}},
+                    self.last_path)
+
+    def record_validation(self, scores: dict[str, float], key: str = "psnr",
+                          eligible: bool = True) -> bool:
+        """Append ``scores`` to the history; when ``scores[key]`` is the best so far (and
+        ``eligible``), save ``best.pt``. Returns whether it did."""
+        self.history.append({"iteration": self.iteration, **scores})
+        if not eligible or scores[key] <= self.best:
+            return False
+        self.best = scores[key]
+        atomic_save({"model": self.net.state_dict(), "iteration": self.iteration,
+                     "val": scores, "config": self.config}, self.best_path)
+        return True
