@@ -175,3 +175,32 @@ for _effect, _text in (("older", "older"), ("younger", "younger"),
         licence=FACELET_LICENCE, scale=1, tiling=False, tile_overlap=0, arch_kwargs=FACELET_ARCH,
         description=f"Portrait edit facelet: {_text} (feature-space edit learnt from "
                     "deep-feature-interpolation pseudo targets)"))
+
+# -- Face enhance (FRGD, issue 8) ---------------------------------------------------------------
+register_architecture("frgd_unet", lazy_builder("editor.nets.frgd_unet", "FRGDUNet"))
+register_architecture("frgd_regression_unet",
+                      lazy_builder("editor.nets.frgd_unet", "RegressionUNet"))
+register_architecture("face_id", lazy_builder("editor.nets.face_id", "FaceIdNet"))
+
+FACE_ENHANCE_LICENCE = ("Trained on UTKFace (non-commercial research) aligned faces, "
+                        "synthetically degraded, with dlib's face-recognition embeddings "
+                        "(dlib model: CC0/Boost) as identity targets; non-commercial research "
+                        "use only.")
+# Keep in step with export_face_enhance's cards. Whole aligned 128 px faces: no tiling.
+FRGD_ARCH = {"widths": (16, 32, 64)}
+FACE_ID_ARCH = {"width": 16, "input_size": 64}
+
+for _id, _arch, _kwargs, _text in (
+        ("frgd-face", "frgd_unet", FRGD_ARCH,
+         "Face enhance: Face-Recognition-Guided Diffusion, a conditional DDPM U-Net "
+         "(v-prediction, identity by FiLM, classifier-free dropout) on aligned 128 px faces"),
+        ("frgd-l1", "frgd_regression_unet", FRGD_ARCH,
+         "Face enhance baseline: the same U-Net as frgd-face trained as a regression with "
+         "L1 (non-generative; for the benchmark)"),
+        ("face-id", "face_id", FACE_ID_ARCH,
+         "Identity network: a small CNN distilled from dlib's 128-D face embedding (the "
+         "differentiable identity of FRGD's guidance)")):
+    REGISTRY.register(ModelSpec(
+        id=_id, task="face_enhance", architecture=_arch, weights=f"{_id}.safetensors",
+        sha256=card_sha256(_id), licence=FACE_ENHANCE_LICENCE, scale=1, tiling=False,
+        tile_overlap=0, arch_kwargs=_kwargs, description=_text))

@@ -1,0 +1,181 @@
+"""The training loop the face-enhance trainers share (identity network, FRGD, the L1
+baseline): seeded batches, cosine learning rate, gradient clipping, checkpoints every few
+minutes, ``--resume`` / ``--stop-at``, SIGTERM-safe stop, validation, the run log.
+
+A trainer describes its model with a :class:`Task`; every random choice of iteration ``i``
+comes from generators seeded by (seed, i) (:func:`rngs`), so a resumed run draws exactly
+the batches, noise and timesteps an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from editor.training.run_utils import (RunLog, atomic_save, catch_stop_signals, record_command,
+                                       training_device)
+from editor.training.train_makeup import cosine_lr
+
+
+@dataclass
+class Task:
+    """What a trainer trains. ``build(config)`` makes the network from the run's config
+    (so ``--resume`` rebuilds it from the checkpoint); ``loss(net, iteration, device)``
+    returns (loss, terms to log); ``validate(net, device)`` returns scores including
+    ``score`` (higher is better; picks best.pt)."""
+
+    config: dict[str, Any]
+    build: Callable[[dict[str, Any]], torch.nn.Module]
+    loss: Callable[[torch.nn.Module, int, torch.device], tuple[torch.Tensor, dict[str, float]]]
+    validate: Callable[[torch.nn.Module, torch.device], dict[str, float]] | None = None
+    describe: str = ""
+
+
+def add_common_arguments(p: argparse.ArgumentParser, batch: int, lr: float) -> None:
+    p.add_argument("--run-dir", required=True, help="checkpoints, logs and command history")
+    p.add_argument("--iters", type=int, required=True, help="length of the cosine schedule")
+    p.add_argument("--batch", type=int, default=batch)
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--lr-min", type=float, default=None, help="default: lr / 50")
+    p.add_argument("--clip", type=float, default=1.0, help="gradient norm clip (0: off)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue from <run-dir>/last.pt")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
+    p.add_argument("--data", default=None, help="data root (default ../shared/data/train)")
+    p.add_argument("--val-every", type=int, default=250)
+    p.add_argument("--log-every", type=int, default=25)
+    p.add_argument("--checkpoint-minutes", type=float, default=3.0)
+    p.add_argument("--stop-at", type=int, default=None,
+                   help="leave after this iteration (checkpoint written) without changing "
+                        "the schedule; a later --resume continues the same run")
+
+
+def rngs(seed: int, stream_word: int, iteration: int) -> tuple[np.random.Generator,
+                                                                  torch.Generator]:
+    """The numpy and torch generators of one iteration."""
+    sequence = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, stream_word, iteration])
+    generator = torch.Generator().manual_seed(int(sequence.generate_state(1, np.uint64)[0]))
+    return np.random.default_rng(sequence), generator
+
+
+def load_checkpoint(run_dir: Path, which: str = "last") -> dict[str, Any]:
+    return torch.load(Path(run_dir).expanduser() / f"{which}.pt", map_location="cpu",
+                      weights_only=False)
+
+
+def run(args: argparse.Namespace, argv: list[str] | None, make_task: Callable[[dict | None],
+        Task], quiet: bool = False) -> dict[str, Any]:
+    """Train (or continue) one run. ``make_task(config)`` builds the task from the saved
+    config on ``--resume`` (None on a fresh run: it reads ``args``)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    run_dir = Path(args.run_dir).expanduser()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log = RunLog(run_dir / "train.log", quiet)
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(max(1, args.threads))
+    try:
+        return _run(args, argv, make_task, run_dir, log)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _run(args, argv, make_task, run_dir: Path, log: RunLog) -> dict[str, Any]:
+    device = training_device(args.device)
+    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
+    checkpoint = None
+    if args.resume:
+        if not last_path.is_file():
+            raise SystemExit(f"--resume: no checkpoint {last_path}")
+        checkpoint = load_checkpoint(run_dir)
+    elif last_path.exists():
+        raise SystemExit(f"{run_dir} already has a checkpoint; use --resume or a new --run-dir")
+    task = make_task(None if checkpoint is None else checkpoint["config"])
+    config = task.config
+    config["iters"] = args.iters  # only the schedule's length may change on resume
+    lr, seed = config["lr"], config["seed"]
+    lr_min = config.get("lr_min") or lr / 50
+    torch.manual_seed(seed)
+    net = task.build(config).to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    iteration, best, history = 0, -math.inf, []
+    if checkpoint is not None:
+        net.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        iteration, best, history = checkpoint["iteration"], checkpoint["best"], \
+            checkpoint["history"]
+        log(f"resumed from iteration {iteration}")
+    record_command(run_dir, argv, iteration)
+
+    def save_last() -> None:
+        atomic_save({"model": net.state_dict(), "optimizer": optimizer.state_dict(),
+                     "iteration": iteration, "best": best, "history": history,
+                     "config": config}, last_path)
+
+    stop_requested, restore_signals = catch_stop_signals()
+    stop_at = args.iters if args.stop_at is None else min(args.stop_at, args.iters)
+    params = sum(p.numel() for p in net.parameters())
+    log(f"{task.describe} on {device}, {params} params, iterations {iteration} -> "
+        f"{stop_at} of {args.iters}")
+    net.train()
+    last_save = time.monotonic()
+    window: dict[str, float] = {}
+    window_start, window_n = time.monotonic(), 0
+    first_loss = last_loss = None
+    try:
+        while iteration < stop_at and not stop_requested:
+            for group in optimizer.param_groups:
+                group["lr"] = cosine_lr(iteration, args.iters, lr, lr_min)
+            loss, terms = task.loss(net, iteration, device)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if args.clip > 0:
+                torch.nn.utils.clip_grad_norm_(net.parameters(), args.clip)
+            optimizer.step()
+            iteration += 1
+            value = float(loss.detach())
+            first_loss = value if first_loss is None else first_loss
+            last_loss = value
+            for k, v in {"loss": value, **terms}.items():
+                window[k] = window.get(k, 0.0) + v
+            window_n += 1
+            if iteration % args.log_every == 0 or iteration == stop_at:
+                elapsed = time.monotonic() - window_start
+                log(f"it {iteration} " + " ".join(f"{k} {v / window_n:.5f}"
+                                                  for k, v in window.items())
+                    + f" lr {optimizer.param_groups[0]['lr']:.2e} "
+                      f"{elapsed / window_n:.2f} s/it")
+                window, window_start, window_n = {}, time.monotonic(), 0
+            if task.validate is not None and (iteration % args.val_every == 0
+                                              or iteration == stop_at):
+                net.eval()
+                scores = task.validate(net, device)
+                net.train()
+                history.append({"iteration": iteration, **scores})
+                marker = ""
+                if scores["score"] > best:
+                    best = scores["score"]
+                    atomic_save({"model": net.state_dict(), "iteration": iteration,
+                                 "val": scores, "config": config}, best_path)
+                    marker = " (best)"
+                log(f"val it {iteration}: " + " ".join(f"{k} {v:.4f}" for k, v in
+                                                       scores.items()) + marker)
+            if time.monotonic() - last_save > args.checkpoint_minutes * 60:
+                save_last()
+                last_save = time.monotonic()
+    except BaseException:
+        restore_signals()
+        raise
+    save_last()
+    restore_signals()
+    log(f"stopped at iteration {iteration}" + (" (signal)" if stop_requested else ""))
+    return {"iteration": iteration, "best": best, "history": history,
+            "first_loss": first_loss, "last_loss": last_loss, "run_dir": str(run_dir)}
