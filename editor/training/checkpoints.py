@@ -23,20 +23,26 @@ from editor.training.run_utils import RunLog, atomic_save, record_command
 
 
 class RunCheckpoints:
+    """``sampler_state``: (get, set) of a data sampler's own random state, for samplers whose
+    batches do not depend on the iteration alone; it is saved with the RNG states."""
+
     def __init__(self, run_dir: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                 config: dict[str, Any], log: RunLog) -> None:
+                 config: dict[str, Any], log: RunLog,
+                 sampler_state: tuple[Callable[[], Any], Callable[[Any], None]] | None = None,
+                 ) -> None:
         self.run_dir, self.net, self.optimizer = Path(run_dir), net, optimizer
-        self.config, self.log = config, log
+        self.config, self.log, self.sampler_state = config, log, sampler_state
         self.last_path, self.best_path = self.run_dir / "last.pt", self.run_dir / "best.pt"
         self.iteration, self.best, self.history = 0, -math.inf, []
 
     def start(self, argv: list[str], *, resume: bool, init: str | None,
-              load_init: Callable[[Path], None],
+              load_init: Callable[[Path], dict[str, Any] | None],
               different: Callable[[dict[str, Any]], str | None] = lambda _config: None,
               ) -> None:
         """Resume, initialise or start fresh (see the module docstring), then record the
         command. ``different(saved_config)`` returns why a checkpoint cannot be resumed by
-        this run (another architecture...), or None."""
+        this run (another architecture...), or None; ``load_init(path)`` may return notes
+        for the command record (say, which tensors it skipped)."""
         note: dict[str, Any] = {}
         if resume:
             if not self.last_path.is_file():
@@ -53,25 +59,29 @@ class RunCheckpoints:
             self.best, self.history = checkpoint["best"], checkpoint["history"]
             torch.set_rng_state(checkpoint["rng"]["torch"])
             random.setstate(checkpoint["rng"]["python"])
+            if self.sampler_state is not None:
+                self.sampler_state[1](checkpoint["rng"]["sampler"])
             self.log(f"resumed from iteration {self.iteration} (best val {self.best:.3f} dB)")
         elif init:
             from editor.engine.weights import sha256_file
 
             path = Path(init).expanduser()
-            load_init(path)
-            note = {"init": str(init), "init_sha256": sha256_file(path)}
-            self.log(f"initialised from {path}")
+            extra = load_init(path) or {}
+            note = {"init": str(init), "init_sha256": sha256_file(path), **extra}
+            self.log(f"initialised from {path}"
+                     + "".join(f" ({k}: {v})" for k, v in extra.items()))
         elif self.last_path.exists():
             raise SystemExit(f"{self.run_dir} already has a checkpoint; use --resume or a new "
                              "--run-dir")
         record_command(self.run_dir, argv, self.iteration, **note)
 
     def save_last(self) -> None:
+        rng = {"torch": torch.get_rng_state(), "python": random.getstate()}
+        if self.sampler_state is not None:
+            rng["sampler"] = self.sampler_state[0]()
         atomic_save({"model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
                      "iteration": self.iteration, "best": self.best, "history": self.history,
-                     "config": self.config,
-                     "rng": {"torch": torch.get_rng_state(), "python": random.getstate()}},
-                    self.last_path)
+                     "config": self.config, "rng": rng}, self.last_path)
 
     def record_validation(self, scores: dict[str, float], key: str = "psnr",
                           eligible: bool = True) -> bool:

@@ -46,8 +46,8 @@ import torch.nn.functional as F
 from editor.core.metrics import psnr
 from editor.nets.lptn import LPTN, count_parameters
 from editor.training import retouch_data
-from editor.training.run_utils import (RunLog, atomic_save, catch_stop_signals, record_command,
-                                       training_device)
+from editor.training.checkpoints import RunCheckpoints
+from editor.training.run_utils import RunLog, catch_stop_signals, training_device
 
 TASKS = ("distort", "fivek")
 DEFAULT_ARCH: dict[str, Any] = {}
@@ -195,46 +195,16 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path,
     sampler, val, data_root = load_task(args.task, args.data, args.patch, args.batch, args.seed)
     config["data"] = data_root
 
-    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
-    iteration, best, history = 0, -math.inf, []
-    init_note: dict[str, Any] = {}
-    if args.resume:
-        if not last_path.is_file():
-            raise SystemExit(f"--resume: no checkpoint {last_path}")
-        checkpoint = torch.load(last_path, map_location="cpu", weights_only=False)
-        if checkpoint["config"]["arch"] != arch or checkpoint["config"]["task"] != args.task:
-            raise SystemExit(f"--resume: {last_path} is another task or architecture")
-        net.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        iteration, best, history = (checkpoint["iteration"], checkpoint["best"],
-                                    checkpoint["history"])
-        torch.set_rng_state(checkpoint["rng"]["torch"])
-        random.setstate(checkpoint["rng"]["python"])
-        log(f"resumed from iteration {iteration} (best val {best:.3f} dB)")
-    elif args.init:
-        from editor.engine.weights import sha256_file
-
-        init_path = Path(args.init).expanduser()
-        load_init(net, init_path)
-        init_note = {"init": str(args.init), "init_sha256": sha256_file(init_path)}
-        log(f"initialised from {init_path}")
-    elif last_path.exists():
-        raise SystemExit(f"{run_dir} already has a checkpoint; use --resume or a new --run-dir")
-
-    record_command(run_dir, argv, iteration, **init_note)
-
-    def save_last() -> None:
-        atomic_save({"model": net.state_dict(), "optimizer": optimizer.state_dict(),
-                     "iteration": iteration, "best": best, "history": history,
-                     "config": config,
-                     "rng": {"torch": torch.get_rng_state(), "python": random.getstate()}},
-                    last_path)
+    run = RunCheckpoints(run_dir, net, optimizer, config, log)
+    run.start(argv, resume=args.resume, init=args.init, load_init=lambda p: load_init(net, p),
+              different=lambda saved: None if saved["arch"] == arch and
+              saved["task"] == args.task else "is another task or architecture")
 
     stop_requested, restore_signals = catch_stop_signals()
     stop_at = args.iters if args.stop_at is None else min(args.stop_at, args.iters)
     log(f"LPTN {arch or 'default'} on {device}, {count_parameters(net)} params, task "
         f"{args.task}, {len(val)} val pairs, batch {args.batch} x {args.patch}px, "
-        f"iterations {iteration} -> {stop_at} of {args.iters}")
+        f"iterations {run.iteration} -> {stop_at} of {args.iters}")
     # Held-out FiveK pairs are the benchmark's: watched, never used to choose weights.
     choose_best = args.task == "distort"
     net.train()
@@ -242,12 +212,13 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path,
     window_loss, window_start, window_n = 0.0, time.monotonic(), 0
     first_loss = last_loss = None
     try:
-        while iteration < stop_at and not stop_requested:
+        while run.iteration < stop_at and not stop_requested:
+            iteration = run.iteration
             before, after = sampler.batch(iteration)
             for group in optimizer.param_groups:
                 group["lr"] = cosine_lr(iteration, args.iters, args.lr, lr_min)
             value = train_step(net, optimizer, before, after, args.colour_weight, device)
-            iteration += 1
+            run.iteration = iteration = iteration + 1
             first_loss = value if first_loss is None else first_loss
             last_loss = value
             window_loss += value
@@ -259,25 +230,19 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path,
                 window_loss, window_start, window_n = 0.0, time.monotonic(), 0
             if iteration % args.val_every == 0 or iteration == stop_at:
                 scores = validate(net, val, device)
-                history.append({"iteration": iteration, **scores})
-                marker = ""
-                if choose_best and scores["psnr"] > best:
-                    best = scores["psnr"]
-                    atomic_save({"model": net.state_dict(), "iteration": iteration,
-                                 "val": scores, "config": config}, best_path)
-                    marker = " (best)"
+                marker = " (best)" if run.record_validation(scores, eligible=choose_best) else ""
                 log(f"val it {iteration}: psnr {scores['psnr']:.3f} dB (input "
                     f"{scores['input_psnr']:.3f}, gain {scores['gain']:+.3f})" + marker)
             if time.monotonic() - last_save > args.checkpoint_minutes * 60:
-                save_last()
+                run.save_last()
                 last_save = time.monotonic()
     except BaseException:
         restore_signals()
         raise
-    save_last()
+    run.save_last()
     restore_signals()
-    log(f"stopped at iteration {iteration}" + (" (signal)" if stop_requested else ""))
-    return {"iteration": iteration, "best": best, "history": history,
+    log(f"stopped at iteration {run.iteration}" + (" (signal)" if stop_requested else ""))
+    return {"iteration": run.iteration, "best": run.best, "history": run.history,
             "first_loss": first_loss, "last_loss": last_loss, "run_dir": str(run_dir)}
 
 

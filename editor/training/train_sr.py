@@ -45,8 +45,8 @@ from editor.nets.espcn import ESPCN
 from editor.nets.sr_residual import ResidualSRBody, Upsampler, base_upsample
 from editor.training import sr_data
 from editor.training.degrade import degrade, noisy_jpeg
-from editor.training.run_utils import (RunLog, atomic_save, catch_stop_signals, record_command,
-                                       training_device)
+from editor.training.checkpoints import RunCheckpoints
+from editor.training.run_utils import RunLog, catch_stop_signals, training_device
 
 MODELS = ("quality", "fast", "real")
 
@@ -226,61 +226,31 @@ def train(argv: list[str] | None = None, *, quiet: bool = False) -> dict[str, An
     val_noisy = (sr_data.make_val_set(val_images, scales, _real_val_degrade)
                  if args.model == "real" else None)
 
-    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
-    iteration, best, history = 0, -math.inf, []
-    init_note: dict[str, Any] = {}
-    if args.resume:
-        if not last_path.is_file():
-            raise SystemExit(f"--resume: no checkpoint {last_path}")
-        # Load on the CPU: the saved RNG state must stay a CPU ByteTensor (set_rng_state
-        # refuses a CUDA one); load_state_dict moves weights and optimizer state to the device.
-        checkpoint = torch.load(last_path, map_location="cpu", weights_only=False)
-        if checkpoint["config"]["model"] != args.model or \
-                checkpoint["config"]["scales"] != scales or checkpoint["config"]["arch"] != arch:
-            raise SystemExit(f"--resume: {last_path} is a different model/scales/architecture "
-                             f"({checkpoint['config']})")
-        trainee.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        iteration, best, history = (checkpoint["iteration"], checkpoint["best"],
-                                    checkpoint["history"])
-        sampler.set_state(checkpoint["rng"]["sampler"])
-        torch.set_rng_state(checkpoint["rng"]["torch"])
-        random.setstate(checkpoint["rng"]["python"])
-        log(f"resumed from iteration {iteration} (best val {best:.3f} dB)")
-    elif args.init:
+    def init_from(path: Path) -> dict[str, Any]:
         from safetensors.torch import load_file
 
-        from editor.engine.weights import sha256_file
+        return {"init_skipped": trainee.load_init(load_file(str(path)))}
 
-        init_path = Path(args.init).expanduser()
-        skipped = trainee.load_init(load_file(str(init_path)))
-        init_note = {"init": str(args.init), "init_sha256": sha256_file(init_path),
-                     "init_skipped": skipped}
-        log(f"initialised from {init_path} (skipped: {', '.join(skipped) or 'nothing'})")
-    elif last_path.exists():
-        raise SystemExit(f"{run_dir} already has a checkpoint; use --resume or a new --run-dir")
-
-    record_command(run_dir, argv, iteration, **init_note)
-
-    def save_last() -> None:
-        atomic_save({"model": trainee.state_dict(), "optimizer": optimizer.state_dict(),
-                      "iteration": iteration, "best": best, "history": history,
-                      "config": config,
-                      "rng": {"sampler": sampler.state(), "torch": torch.get_rng_state(),
-                              "python": random.getstate()}}, last_path)
+    run = RunCheckpoints(run_dir, trainee, optimizer, config, log,
+                         sampler_state=(sampler.state, sampler.set_state))
+    run.start(argv, resume=args.resume, init=args.init, load_init=init_from,
+              different=lambda saved: None if (saved["model"], saved["scales"], saved["arch"])
+              == (args.model, scales, arch) else
+              f"is a different model/scales/architecture ({saved})")
 
     stop_requested, restore_signals = catch_stop_signals()
     stop_at = args.iters if args.stop_at is None else min(args.stop_at, args.iters)
     log(f"{args.model} x{','.join(map(str, scales))} {arch} on {device}, "
         f"{sum(p.numel() for p in trainee.parameters())} params, "
         f"{len(train_images)} train / {len(val_images)} val images, "
-        f"iterations {iteration} -> {stop_at} of {args.iters}")
+        f"iterations {run.iteration} -> {stop_at} of {args.iters}")
     trainee.train()
     last_save = time.monotonic()
     window_loss, window_start, window_n = 0.0, time.monotonic(), 0
     first_loss = last_loss = None
     try:
-        while iteration < stop_at and not stop_requested:
+        while run.iteration < stop_at and not stop_requested:
+            iteration = run.iteration
             scale = scales[iteration % len(scales)]
             lr_batch, hr_batch = sampler.batch(scale)
             lr_t = torch.from_numpy(lr_batch).to(device)
@@ -291,7 +261,7 @@ def train(argv: list[str] | None = None, *, quiet: bool = False) -> dict[str, An
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            iteration += 1
+            run.iteration = iteration = iteration + 1
             value = float(loss.detach())
             first_loss = value if first_loss is None else first_loss
             last_loss = value
@@ -311,27 +281,21 @@ def train(argv: list[str] | None = None, *, quiet: bool = False) -> dict[str, An
                               # clean ones must not get much worse.
                               "mean": 0.5 * (scores["mean"] + noisy["mean"]),
                               "x4": scores["x4"]}
-                history.append({"iteration": iteration, **scores})
-                marker = ""
-                if scores["mean"] > best:
-                    best = scores["mean"]
-                    atomic_save({"model": trainee.state_dict(), "iteration": iteration,
-                                  "val": scores, "config": config}, best_path)
-                    marker = " (best)"
+                marker = " (best)" if run.record_validation(scores, key="mean") else ""
                 log(f"val it {iteration}: " + ", ".join(f"{k} {v:.3f}" for k, v in
                                                        scores.items()) + marker)
             if time.monotonic() - last_save > args.checkpoint_minutes * 60:
-                save_last()
+                run.save_last()
                 last_save = time.monotonic()
     except BaseException:
         # A crash mid-iteration may have drawn patches without finishing the step; the
         # previous checkpoint is the last consistent state, so it is left as it is.
         restore_signals()
         raise
-    save_last()
+    run.save_last()
     restore_signals()
-    log(f"stopped at iteration {iteration}" + (" (signal)" if stop_requested else ""))
-    return {"iteration": iteration, "best": best, "history": history,
+    log(f"stopped at iteration {run.iteration}" + (" (signal)" if stop_requested else ""))
+    return {"iteration": run.iteration, "best": run.best, "history": run.history,
             "first_loss": first_loss, "last_loss": last_loss, "run_dir": str(run_dir)}
 
 
