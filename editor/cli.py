@@ -54,6 +54,8 @@ def _param_help(p: Param) -> str:
     elif p.kind in (float, int):
         lo, hi = p.range
         text += f"; {lo:g}–{hi:g}"
+    if p.kind == "path":
+        return f"{text} (default: {p.default or 'none'})"
     return f"{text} (default: {p.default:g})" if p.kind in (float, int) else \
         f"{text} (default: {p.default})"
 

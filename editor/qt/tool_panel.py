@@ -1,6 +1,8 @@
 """Tool panel, generated from each Tool's parameter schema (never hand-written per tool).
 
-float/int -> slider + numeric entry kept in sync; bool -> checkbox; choice -> combo box.
+float/int -> slider + numeric entry kept in sync; bool -> checkbox; choice -> combo box;
+path -> file name with Browse (editor.qt.tool_extras). A tool with an int ``seed`` gets a
+"Sample again" button.
 Tooltips come from ``Param.help``. Last values are remembered per tool in the settings.
 """
 
@@ -14,6 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 
 from editor.qt.icons import icon
 from editor.qt.settings import Settings
+from editor.qt.tool_extras import PathEditor, sample_again_button
 from editor.tools.schema import Param, Tool
 
 #: Finest slider resolution; beyond this the slider is a coarse control and the numeric
@@ -123,6 +126,9 @@ class ToolPage(QWidget):
             label = QLabel(p.display_label + ":")
             label.setToolTip(p.help)
             form.addRow(label, editor)
+        self.sample_again = sample_again_button(self)
+        if self.sample_again is not None:
+            form.addRow(self.sample_again)
 
     def _make_editor(self, p: Param) -> QWidget:
         if p.kind in (float, int):
@@ -131,6 +137,9 @@ class ToolPage(QWidget):
         elif p.kind is bool:
             editor = QCheckBox()
             editor.toggled.connect(self.valuesChanged)
+        elif p.kind == "path":
+            editor = PathEditor(p)
+            editor.valueChanged.connect(self.valuesChanged)
         else:
             editor = QComboBox()
             for value, label in p.choices:
@@ -143,7 +152,7 @@ class ToolPage(QWidget):
         out = {}
         for p in self.tool.params:
             e = self.editors[p.name]
-            if isinstance(e, NumberEditor):
+            if isinstance(e, (NumberEditor, PathEditor)):
                 out[p.name] = e.value()
             elif isinstance(e, QCheckBox):
                 out[p.name] = e.isChecked()
@@ -162,7 +171,7 @@ class ToolPage(QWidget):
             except ValueError:
                 continue
             e = self.editors[p.name]
-            if isinstance(e, NumberEditor):
+            if isinstance(e, (NumberEditor, PathEditor)):
                 e.set_value(v)
             elif isinstance(e, QCheckBox):
                 with QSignalBlocker(e):

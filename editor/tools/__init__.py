@@ -46,3 +46,4 @@ register_tool(__import__("editor.tools.retouch", fromlist=["TOOL"]).TOOL)
 
 __all__ = ["TOOLS", "Param", "Tool", "get_tool", "register_tool"]
 register_tool(__import__("editor.tools.portrait", fromlist=["TOOL"]).TOOL)
+register_tool(__import__("editor.tools.face_enhance", fromlist=["TOOL"]).TOOL)

@@ -3,6 +3,7 @@ and the parameter tests; ``run`` does the work (no Qt, no file I/O)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -15,9 +16,10 @@ from editor.engine.progress import Progress
 class Param:
     """One user-facing parameter.
 
-    ``kind`` is ``float``, ``int``, ``bool`` or ``choice``. Floats and ints have a
-    ``range`` (inclusive) and optional ``step``; choices have ``choices`` as
-    ``(value, label)`` pairs.
+    ``kind`` is ``float``, ``int``, ``bool``, ``choice`` or ``path``. Floats and ints
+    have a ``range`` (inclusive) and optional ``step``; choices have ``choices`` as
+    ``(value, label)`` pairs; a path is a file name string ("" = none; the tool says what
+    a missing file means).
     """
 
     name: str
@@ -32,8 +34,9 @@ class Param:
     suffix: str = ""
 
     def __post_init__(self) -> None:
-        if self.kind not in (float, int, bool, "choice"):
-            raise ValueError(f"param {self.name!r}: kind must be float, int, bool or 'choice'")
+        if self.kind not in (float, int, bool, "choice", "path"):
+            raise ValueError(f"param {self.name!r}: kind must be float, int, bool, 'choice' "
+                             "or 'path'")
         if self.kind in (float, int) and self.range is None:
             raise ValueError(f"param {self.name!r}: numeric params need a range")
         if self.kind == "choice" and not self.choices:
@@ -60,6 +63,12 @@ class Param:
                     return False
                 raise ValueError(f"{self.name}: expected true/false, got {value!r}")
             return bool(value)
+        if self.kind == "path":
+            if value is None:
+                return ""
+            if not isinstance(value, (str, os.PathLike)):
+                raise ValueError(f"{self.name}: expected a file name, got {value!r}")
+            return str(value).strip()
         if self.kind == "choice":
             allowed = [c for c, _ in self.choices]
             if value not in allowed:

@@ -114,3 +114,28 @@ def _fake_portrait_models(fake_portrait_models):
     portrait.set_facelet_source(previous_facelets)
     portrait.set_face_finder(previous_finder)
     portrait.clear_cache()
+
+
+# Face enhance, likewise: a narrow random-weight FRGD U-Net and identity network
+# (tests/face_enhance_fakes.py) and the face "found" in the middle of every image.
+@pytest.fixture(scope="session")
+def fake_face_enhance_models(tmp_path_factory):
+    from tests.face_enhance_fakes import tiny_frgd_sources
+
+    return tiny_frgd_sources(tmp_path_factory.mktemp("face-enhance-models"))
+
+
+@pytest.fixture(autouse=True)
+def _fake_face_enhance_models(fake_face_enhance_models):
+    from editor.tools import face_enhance
+    from tests.faces_fakes import fake_face_finder
+
+    frgd, id_net = fake_face_enhance_models
+    previous = (face_enhance.SLOT.set(frgd), face_enhance.ID_SLOT.set(id_net),
+                face_enhance.set_face_finder(fake_face_finder))
+    face_enhance.clear_cache()
+    yield fake_face_enhance_models
+    face_enhance.SLOT.set(previous[0])
+    face_enhance.ID_SLOT.set(previous[1])
+    face_enhance.set_face_finder(previous[2])
+    face_enhance.clear_cache()
