@@ -28,7 +28,11 @@ One output frame from a window of low-resolution frames (the reference and its n
   last; the decoder gets the final hidden state, and at each level a skip made of the
   reference frame's encoder features and the mean over all frames (any number of frames).
   Each frame's encoder input also carries a degradation flag (0: bicubic "BI", 1: Gaussian
-  blur "BD") and 1/scale, so one set of weights serves both degradations and all scales.
+  blur "BD") and 1/scale, so one set of weights serves both degradations and all scales,
+  and the shift-and-add of all the compensated frames (their samples averaged on the HR
+  grid by their splatting weights; our addition: a first run without it learnt to add
+  only +0.02 dB from 4 neighbours over 600 iterations, the fused grid hands the fusion
+  net the sub-pixel samples directly).
 * Residual over bicubic, last layer zero at start: an untrained network gives bicubic.
 
 Tensors: ``frames`` (N, T, 1, h, w) luma in [0, 1]; the reference is ``frames[:, ref]``.
@@ -179,8 +183,8 @@ class ResBlock3(nn.Module):
 
 
 #: Channels per compensated frame into the encoder: splatted-minus-bicubic, weight, bicubic,
-#: degradation flag, 1/scale.
-FRAME_CHANNELS = 5
+#: degradation flag, 1/scale, and the shift-and-add of ALL frames (minus bicubic, weight).
+FRAME_CHANNELS = 7
 
 
 class FusionNet(nn.Module):
@@ -280,13 +284,24 @@ class SPMCVideoSR(nn.Module):
             degradation = bicubic.new_full((n,), float(degradation))
         flag = degradation.to(bicubic).reshape(n, 1, 1, 1).expand_as(bicubic)
         inv_scale = torch.full_like(bicubic, 1.0 / scale)
+        splats = {}
+        for i in range(t):
+            flow = flows[i] if flows[i] is not None else frames.new_zeros(n, 2, lr_h, lr_w)
+            splats[i] = spmc_splat(frames[:, i], flow, scale)
+        # Shift-and-add: every frame's samples on the one HR grid, weighted — the classic
+        # multi-frame estimate, which is denser than any one frame's wherever the frames
+        # moved by fractions of an LR pixel (and no denser when they did not). Every frame's
+        # encoder sees it, so the fusion starts from what the motion already reveals.
+        total = sum(w for _, w in splats.values())
+        fused = sum(im * w for im, w in splats.values()) / total.clamp_min(MIN_WEIGHT)
+        fused_has = total.clamp(0.0, 1.0)
+        fused_residual = (fused - bicubic) * fused_has
         inputs = []
         for i in frame_order(t, ref):
-            flow = flows[i] if flows[i] is not None else frames.new_zeros(n, 2, lr_h, lr_w)
-            image, weight = spmc_splat(frames[:, i], flow, scale)
+            image, weight = splats[i]
             has = weight.clamp(0.0, 1.0)
-            inputs.append(torch.cat([(image - bicubic) * has, has, bicubic, flag, inv_scale],
-                                    dim=1))
+            inputs.append(torch.cat([(image - bicubic) * has, has, bicubic, flag, inv_scale,
+                                     fused_residual, fused_has], dim=1))
         out = bicubic + self.fusion(inputs)
         return out[..., :h * scale, :w * scale]
 
