@@ -20,12 +20,11 @@ line, the GUI shows it and changes nothing).
 
 from __future__ import annotations
 
-import hashlib
-import threading
-
 import numpy as np
 
 from editor.engine.progress import Progress
+from editor.tools.face_common import (LastResult, NoFaceFound, find_usable_faces, image_key,
+                                      merge_rgb, split_rgb)
 from editor.tools.model_slot import ModelSlot
 from editor.tools.schema import Masked, Param, Tool
 
@@ -47,10 +46,6 @@ REGION_CHOICES = (
 )
 
 SLOT = ModelSlot(MODEL_ID, "makeup-removal model")
-
-
-class NoFaceFound(ValueError):
-    """The image has no face the tool can work on; the message says why."""
 
 
 def crop_size() -> int:
@@ -77,17 +72,7 @@ def run_network(model, crop: np.ndarray) -> np.ndarray:
 
 def _rgb(image: np.ndarray) -> tuple[np.ndarray, int]:
     """-> (RGB HxWx3 float32, colour channel count of the input)."""
-    if not np.issubdtype(image.dtype, np.floating):
-        raise ValueError(f"demakeup expects float pixels in [0, 1], got {image.dtype}")
-    if image.ndim == 2:
-        image = image[..., None]
-    if image.ndim != 3 or image.shape[2] not in (1, 2, 3, 4):
-        raise ValueError(f"demakeup expects an HxW or HxWx1-4 image, got {image.shape}")
-    colour = 1 if image.shape[2] in (1, 2) else 3
-    rgb = image[..., :colour].astype(np.float32)
-    if colour == 1:
-        rgb = np.repeat(rgb, 3, axis=2)
-    return np.ascontiguousarray(rgb), colour
+    return split_rgb(image, "demakeup")
 
 
 #: Replaces face detection when set (tests run the tool on images without real faces).
@@ -104,21 +89,9 @@ def set_face_finder(finder):
 
 def find_faces(rgb: np.ndarray, progress: Progress):
     """Usable faces, or NoFaceFound with a message a retoucher understands."""
-    from editor.faces import FaceModelsMissing, detect_faces
-
     if _face_finder is not None:
         return _face_finder(rgb, progress)
-    try:
-        scan = detect_faces(rgb, min_size=MIN_FACE_PX, progress=progress)
-    except FaceModelsMissing as e:
-        raise NoFaceFound(str(e)) from None
-    if not scan.faces:
-        if scan.too_small:
-            sizes = ", ".join(f"{f.size:.0f}" for f in scan.too_small)
-            raise NoFaceFound(f"the faces found are too small to work on ({sizes} px; "
-                              f"at least {MIN_FACE_PX} px across is needed)")
-        raise NoFaceFound("no face found in this image")
-    return scan.faces
+    return find_usable_faces(rgb, progress, MIN_FACE_PX, "to work on")
 
 
 def restore_faces(rgb: np.ndarray, faces, model, progress: Progress) -> np.ndarray:
@@ -141,36 +114,11 @@ CACHE_MAX_PIXELS = 4_000_000
 
 
 def _key(rgb: np.ndarray) -> tuple | None:
-    if rgb.shape[0] * rgb.shape[1] > CACHE_MAX_PIXELS:
-        return None
-    digest = hashlib.blake2b(np.ascontiguousarray(rgb).data, digest_size=16).digest()
-    return (digest, rgb.shape, SLOT.current())
+    return image_key(rgb, CACHE_MAX_PIXELS, SLOT.current())
 
 
-class _Kept:
-    """The last image's faces and network result (thread-safe: previews run on the
-    engine thread while the GUI may clear it)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entry: tuple[tuple, np.ndarray, list] | None = None
-
-    def get(self, key: tuple) -> tuple[np.ndarray, list] | None:
-        with self._lock:
-            if self._entry is not None and self._entry[0] == key:
-                return self._entry[1], self._entry[2]
-        return None
-
-    def put(self, key: tuple, restored: np.ndarray, faces: list) -> None:
-        with self._lock:
-            self._entry = (key, restored, faces)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entry = None
-
-
-_kept = _Kept()
+#: The last image's faces and network result (thread-safe).
+_kept = LastResult()
 
 
 def clear_cache() -> None:
@@ -186,24 +134,17 @@ def demakeup_image(image: np.ndarray, *, strength: float = 1.0, region: str = "f
     image = np.asarray(image)
     rgb, colour = _rgb(image)
     key = _key(rgb)
-    kept = _kept.get(key) if key is not None else None
+    kept = _kept.get(key)
     if kept is None:
         faces = find_faces(rgb, progress.sub_progress(0.0, 0.3))
         model = SLOT.current().load()
         restored = restore_faces(rgb, faces, model, progress.sub_progress(0.3, 0.95))
-        if key is not None:
-            _kept.put(key, restored, faces)
+        _kept.put(key, restored, faces)
     else:
         restored, faces = kept
     result = rgb + np.float32(strength) * (restored - rgb)
     np.clip(result, 0.0, 1.0, out=result)
-    if colour == 1:
-        result = result.mean(axis=2, keepdims=True)
-    out = np.array(image, dtype=np.float32, copy=True)
-    if out.ndim == 2:
-        out = result[..., 0]
-    else:
-        out[..., :colour] = result
+    out = merge_rgb(image, result, colour)
     mask = faces_mask(faces, rgb.shape[:2], [region])
     progress.set_progress(1.0)
     return Masked(out, mask)
@@ -233,3 +174,6 @@ TOOL = Tool(
     output_suffix="_demakeup",
     model_ids=(MODEL_ID,),
 )
+
+__all__ = ["NoFaceFound", "TOOL", "clear_cache", "demakeup_image", "find_faces",
+           "restore_faces", "run_network", "set_face_finder"]

@@ -26,15 +26,14 @@ damaged facelet or autoencoder file (:class:`FaceletUnavailable`).
 
 from __future__ import annotations
 
-import hashlib
-import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from editor.engine.progress import Progress
 from editor.tools import portrait_effects
-from editor.tools.demakeup import NoFaceFound
+from editor.tools.face_common import (LastResult, NoFaceFound, find_usable_faces, image_key,
+                                      merge_rgb, split_rgb)
 from editor.tools.model_slot import ModelSlot, SingleModel
 from editor.tools.schema import Masked, Param, Tool, composite_masked
 
@@ -101,21 +100,9 @@ def set_face_finder(finder):
 
 
 def find_faces(rgb: np.ndarray, progress: Progress):
-    from editor.faces import FaceModelsMissing, detect_faces
-
     if _face_finder is not None:
         return _face_finder(rgb, progress)
-    try:
-        scan = detect_faces(rgb, min_size=MIN_FACE_PX, progress=progress)
-    except FaceModelsMissing as e:
-        raise NoFaceFound(str(e)) from None
-    if not scan.faces:
-        if scan.too_small:
-            sizes = ", ".join(f"{f.size:.0f}" for f in scan.too_small)
-            raise NoFaceFound(f"the faces found are too small for Portrait edit ({sizes} px; "
-                              f"at least {MIN_FACE_PX} px across is needed)")
-        raise NoFaceFound("no face found in this image")
-    return scan.faces
+    return find_usable_faces(rgb, progress, MIN_FACE_PX, "for Portrait edit")
 
 
 @dataclass
@@ -165,53 +152,12 @@ def _edited_crop(work: _FaceWork, autoencoder, facelet, key, strength: float) ->
 
 # -- the last image's faces ---------------------------------------------------------------------
 
-class _Kept:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entry: tuple[tuple, list, list] | None = None
-
-    def get(self, key: tuple):
-        with self._lock:
-            if self._entry is not None and self._entry[0] == key:
-                return self._entry[1], self._entry[2]
-        return None
-
-    def put(self, key: tuple, faces: list, works: list) -> None:
-        with self._lock:
-            self._entry = (key, faces, works)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entry = None
-
-
-_kept = _Kept()
+#: The last image's faces and their encodings (thread-safe).
+_kept = LastResult()
 
 
 def clear_cache() -> None:
     _kept.clear()
-
-
-def _rgb(image: np.ndarray) -> tuple[np.ndarray, int]:
-    """-> (RGB HxWx3 float32, the input's colour channel count: 1 grey, 3 RGB)."""
-    if not np.issubdtype(image.dtype, np.floating):
-        raise ValueError(f"Portrait edit expects float pixels in [0, 1], got {image.dtype}")
-    if image.ndim == 2:
-        image = image[..., None]
-    if image.ndim != 3 or image.shape[2] not in (1, 2, 3, 4):
-        raise ValueError(f"Portrait edit expects an HxW or HxWx1-4 image, got {image.shape}")
-    colour = 1 if image.shape[2] in (1, 2) else 3
-    rgb = image[..., :colour].astype(np.float32)
-    if colour == 1:
-        rgb = np.repeat(rgb, 3, axis=2)
-    return np.ascontiguousarray(rgb), colour
-
-
-def _key(rgb: np.ndarray, source: SingleModel) -> tuple | None:
-    if rgb.shape[0] * rgb.shape[1] > CACHE_MAX_PIXELS:
-        return None
-    digest = hashlib.blake2b(np.ascontiguousarray(rgb).data, digest_size=16).digest()
-    return (digest, rgb.shape, source)
 
 
 def portrait_image(image: np.ndarray, *, effect: str = "older", strength: float = 0.5,
@@ -225,17 +171,16 @@ def portrait_image(image: np.ndarray, *, effect: str = "older", strength: float 
     if not -1.0 <= strength <= 1.0:
         raise ValueError(f"strength: {strength!r} is outside -1–1")
     image = np.asarray(image)
-    rgb, colour = _rgb(image)
+    rgb, colour = split_rgb(image, "Portrait edit")
     facelet_source = _facelet_source(effect)        # unknown effect: ValueError, nothing run
     ae_source = AUTOENCODER.current()
-    key = _key(rgb, ae_source)
-    kept = _kept.get(key) if key is not None else None
+    key = image_key(rgb, CACHE_MAX_PIXELS, ae_source)
+    kept = _kept.get(key)
     autoencoder = _load(ae_source, "face autoencoder")
     if kept is None:
         faces = find_faces(rgb, progress.sub_progress(0.0, 0.4))
         works = _encode_faces(rgb, faces, autoencoder, progress.sub_progress(0.4, 0.8))
-        if key is not None:
-            _kept.put(key, faces, works)
+        _kept.put(key, faces, works)
     else:
         faces, works = kept
     facelet = _load(facelet_source, f"'{effect}' facelet") if strength != 0.0 else None
@@ -246,13 +191,7 @@ def portrait_image(image: np.ndarray, *, effect: str = "older", strength: float 
         if edited is not work.crop:
             paste_back(out_rgb, work.crop, edited, work.matrix, colour_match=False,
                        out=out_rgb)
-    if colour == 1:
-        out_rgb = out_rgb.mean(axis=2, keepdims=True)
-    out = np.array(image, dtype=np.float32, copy=True)
-    if out.ndim == 2:
-        out = out_rgb[..., 0]
-    else:
-        out[..., :colour] = out_rgb
+    out = merge_rgb(image, out_rgb, colour)
     mask = faces_mask(faces, rgb.shape[:2], ["face"])
     progress.set_progress(1.0)
     return Masked(out, mask)
