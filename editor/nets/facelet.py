@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from editor.nets.crn import ResBlock
+
 #: The autoencoder works on faces aligned to this many pixels per face frame (UTKFace's
 #: aligned 200 px crops brought to 128 px; the tool's crops add a margin around it).
 FRAME_PX = 128
@@ -42,16 +44,6 @@ DEFAULT_WIDTH = 64
 DEFAULT_BLOCKS = 2
 #: Ages are regressed in units of AGE_SCALE years (a target of about 0-2).
 AGE_SCALE = 50.0
-
-
-class ResBlock(nn.Module):
-    def __init__(self, width: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(width, width, 3, padding=1)
-        self.conv2 = nn.Conv2d(width, width, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv2(F.relu(self.conv1(x)))
 
 
 class FaceEncoder(nn.Module):

@@ -64,3 +64,26 @@ def catch_stop_signals() -> tuple[list[int], Callable[[], None]]:
             signal.signal(sig, handler)
 
     return requested, restore
+
+
+def cosine_lr(iteration: int, total: int, lr: float, lr_min: float) -> float:
+    """Cosine decay from ``lr`` at iteration 0 to ``lr_min`` at ``total``."""
+    import math
+
+    t = min(max(iteration / max(total, 1), 0.0), 1.0)
+    return lr_min + 0.5 * (lr - lr_min) * (1.0 + math.cos(math.pi * t))
+
+
+def in_run_folder(run_dir: str | Path, threads: int, quiet: bool,
+                  body: Callable[[Path, RunLog], Any]) -> Any:
+    """Create ``run_dir`` and its ``train.log``, then return ``body(run_dir, log)`` run with
+    torch limited to ``threads`` CPU threads (the previous count is restored after)."""
+    folder = Path(run_dir).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    log = RunLog(folder / "train.log", quiet)
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(max(1, threads))
+    try:
+        return body(folder, log)
+    finally:
+        torch.set_num_threads(threads_before)

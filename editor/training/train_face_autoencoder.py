@@ -36,13 +36,8 @@ import torch.nn.functional as F
 
 from editor.nets.facelet import AGE_SCALE, FaceAutoencoder, count_parameters
 from editor.training import facelet_data as fd
-from editor.training.run_utils import (RunLog, atomic_save, catch_stop_signals, record_command,
-                                       training_device)
-
-
-def cosine_lr(iteration: int, total: int, lr: float, lr_min: float) -> float:
-    t = min(max(iteration / max(total, 1), 0.0), 1.0)
-    return lr_min + 0.5 * (lr - lr_min) * (1.0 + math.cos(math.pi * t))
+from editor.training.run_utils import (atomic_save, catch_stop_signals, cosine_lr,
+                                       in_run_folder, record_command, training_device)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,15 +108,8 @@ def train(argv: list[str] | None = None, *, quiet: bool = False,
     """Run (or continue) one run; ``faces`` (tests) replaces loading UTKFace."""
     args = build_parser().parse_args(argv)
     argv = list(sys.argv[1:] if argv is None else argv)
-    run_dir = Path(args.run_dir).expanduser()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    log = RunLog(run_dir / "train.log", quiet)
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(max(1, args.threads))
-    try:
-        return _train(args, argv, run_dir, log, faces)
-    finally:
-        torch.set_num_threads(threads_before)
+    return in_run_folder(args.run_dir, args.threads, quiet,
+                         lambda run_dir, log: _train(args, argv, run_dir, log, faces))
 
 
 def _train(args, argv, run_dir, log, faces) -> dict[str, Any]:

@@ -49,9 +49,8 @@ import torch
 from editor.nets.facelet import FRAME_PX, FaceAutoencoder, Facelet, count_parameters
 from editor.training import facelet_data as fd
 from editor.training import facelet_directions as dirs
-from editor.training.run_utils import (RunLog, atomic_save, catch_stop_signals, record_command,
-                                       training_device)
-from editor.training.train_face_autoencoder import cosine_lr
+from editor.training.run_utils import (atomic_save, catch_stop_signals, cosine_lr,
+                                       in_run_folder, record_command)
 
 FEATURE_CACHE = Path("~/.cache/restora")
 MIN_USER_FACES = 6
@@ -79,7 +78,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "the shipped face-autoencoder")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--device", default="cpu")
     p.add_argument("--data", default=None)
     p.add_argument("--val-every", type=int, default=100)
     p.add_argument("--log-every", type=int, default=25)
@@ -233,19 +231,11 @@ def train(argv: list[str] | None = None, *, quiet: bool = False,
     loading it."""
     args = build_parser().parse_args(argv)
     argv = list(sys.argv[1:] if argv is None else argv)
-    run_dir = Path(args.run_dir).expanduser()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    log = RunLog(run_dir / "train.log", quiet)
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(max(1, args.threads))
-    try:
-        return _train(args, argv, run_dir, log, autoencoder)
-    finally:
-        torch.set_num_threads(threads_before)
+    return in_run_folder(args.run_dir, args.threads, quiet,
+                         lambda run_dir, log: _train(args, argv, run_dir, log, autoencoder))
 
 
 def _train(args, argv, run_dir, log, autoencoder) -> dict[str, Any]:
-    training_device(args.device)  # CPU is the target; a lent GPU is not needed here
     last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
     checkpoint = None
     if args.resume:
