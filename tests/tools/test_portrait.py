@@ -146,7 +146,7 @@ def test_a_user_facelet_name_cannot_be_taken_twice(user_folder):
     _save_user()
     with pytest.raises(ValueError, match="already exists"):
         _save_user()
-    with pytest.raises(ValueError, match="shipped effect"):
+    with pytest.raises(ValueError, match="shipped facelet"):
         portrait_effects.check_new_name("older")
 
 
