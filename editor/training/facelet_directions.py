@@ -102,16 +102,17 @@ def descriptors(features: np.ndarray, batch: int = 256) -> np.ndarray:
 
 
 def knn_mean(query: np.ndarray, bank_desc: np.ndarray, bank: np.ndarray,
-             k: int) -> np.ndarray:
+             k: int, chunk: int = 8) -> np.ndarray:
     """(Q, C, h, w) float32: for each query descriptor, the mean feature map of its k
     most similar bank entries."""
     k = max(1, min(k, len(bank)))
     sims = query @ bank_desc.T
-    nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-    out = np.empty((len(query), *bank.shape[1:]), np.float32)
-    for i, idx in enumerate(nearest):
-        out[i] = bank[np.sort(idx)].astype(np.float32).mean(0)
-    return out
+    nearest = torch.from_numpy(np.sort(np.argpartition(-sims, k - 1, axis=1)[:, :k], axis=1))
+    maps = torch.from_numpy(np.ascontiguousarray(bank))
+    out = torch.empty((len(query), *bank.shape[1:]), dtype=torch.float32)
+    for i in range(0, len(query), chunk):
+        out[i:i + chunk] = maps[nearest[i:i + chunk]].float().mean(1)
+    return out.numpy()
 
 
 def raw_deltas(direction: Direction, query_idx: np.ndarray, query_ages: np.ndarray | None,

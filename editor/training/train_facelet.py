@@ -13,7 +13,8 @@ Shipped effects (older, younger, masculine, feminine; UTKFace training part only
 2. Pseudo targets for ``--queries`` training faces and ``--eval-faces`` held-out faces:
    ``alpha * (mean of the K nearest positives - mean of the K nearest negatives)``
    (:mod:`editor.training.facelet_directions`; positives and negatives from the training
-   part), alpha calibrated with the autoencoder's own attribute head. Saved in the run
+   part); ``--alpha`` gives the step, or it is calibrated with the autoencoder's own
+   attribute head. Saved in the run
    folder, so a resumed run does not recompute them.
 3. The facelet learns ``facelet(f) ~ target delta``: L2 in feature space, normalised by
    the targets' mean square, plus ``--pixel-weight`` x L1 between
@@ -69,8 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--width", type=int, default=48, help="facelet width")
     p.add_argument("--k", type=int, default=dirs.DEFAULT_K, help="nearest neighbours (DFI)")
-    p.add_argument("--queries", type=int, default=3000, help="training faces with targets")
+    p.add_argument("--queries", type=int, default=2000, help="training faces with targets")
     p.add_argument("--eval-faces", type=int, default=128, help="held-out faces with targets")
+    p.add_argument("--alpha", type=float, default=None,
+                   help="step along the direction (default: calibrated with the "
+                        "autoencoder's attribute head; 1 = the full difference between the "
+                        "nearest positives and negatives)")
     p.add_argument("--pixel-weight", type=float, default=0.1)
     p.add_argument("--pixel-batch", type=int, default=4)
     p.add_argument("--autoencoder", default=None,
@@ -190,7 +195,7 @@ def _pseudo_targets(args, net, sha, run_dir: Path, log) -> dict[str, np.ndarray]
         with np.load(path) as data:
             return {k: data[k] for k in data.files}
     faces = fd.load_faces(Path(args.data).expanduser() if args.data else None, log=log)
-    features = cached_features(net, sha, faces, log)
+    features = np.ascontiguousarray(cached_features(net, sha, faces, log))
     held = np.array([fd.is_held_out(str(n)) for n in faces.names])
     train_idx, held_idx = np.nonzero(~held)[0], np.nonzero(held)[0]
     desc = dirs.descriptors(features)
@@ -209,10 +214,14 @@ def _pseudo_targets(args, net, sha, run_dir: Path, log) -> dict[str, np.ndarray]
         f"and {len(evals)} held-out faces (K = {args.k})")
     q_delta = dirs.raw_deltas(direction, queries, faces.ages[queries], features, desc, args.k)
     e_delta = dirs.raw_deltas(direction, evals, faces.ages[evals], features, desc, args.k)
-    calib = slice(0, min(512, len(queries)))
-    alpha = dirs.calibrate_alpha(net, args.effect, np.asarray(features[queries[calib]]),
-                                 q_delta[calib])
-    log(f"{args.effect}: alpha {alpha:.3f} (head-calibrated)")
+    if args.alpha is None:
+        calib = slice(0, min(512, len(queries)))
+        alpha = dirs.calibrate_alpha(net, args.effect, np.asarray(features[queries[calib]]),
+                                     q_delta[calib])
+        log(f"{args.effect}: alpha {alpha:.3f} (head-calibrated)")
+    else:
+        alpha = float(args.alpha)
+        log(f"{args.effect}: alpha {alpha:.3f} (given)")
     out = {"features": np.asarray(features[queries]), "targets": (alpha * q_delta.astype(
                np.float32)).astype(np.float16),
            "eval_features": np.asarray(features[evals]),
