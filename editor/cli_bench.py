@@ -58,3 +58,5 @@ register_benchmark("video", lambda args: __import__(
     "editor.training.bench_video", fromlist=["main"]).main(args))  # lazy: torch, OpenCV
 register_benchmark("portrait", lambda args: __import__(
     "editor.training.bench_portrait", fromlist=["main"]).main(args))  # lazy: torch, dlib
+register_benchmark("face-enhance", lambda args: __import__(
+    "editor.training.bench_face_enhance", fromlist=["main"]).main(args))  # lazy: torch, dlib

@@ -30,13 +30,20 @@ def _source(directory: Path, model_id: str, architecture: str, net: torch.nn.Mod
     return SingleModel(spec, directory=directory, what=what)
 
 
-def tiny_frgd_sources(directory: Path) -> tuple[SingleModel, SingleModel]:
-    """(diffusion model, identity network) with seeded random weights. The U-Net's output
-    layer starts at zero, so it is perturbed to make samples depend on the noise."""
-    torch.manual_seed(0)
-    net = FRGDUNet(**TINY_FRGD).eval()
+def randomise_zero_layers(net: torch.nn.Module, std: float = 0.05) -> torch.nn.Module:
+    """The U-Net's output and residual-branch convolutions start at zero (training starts
+    from the identity); random values make an untrained net depend on noise and identity."""
     with torch.no_grad():
-        net.body.out.weight.normal_(0.0, 0.05)
+        for p in net.parameters():
+            if p.ndim > 1 and not p.any():
+                p.normal_(0.0, std)
+    return net
+
+
+def tiny_frgd_sources(directory: Path) -> tuple[SingleModel, SingleModel]:
+    """(diffusion model, identity network) with seeded random weights."""
+    torch.manual_seed(0)
+    net = randomise_zero_layers(FRGDUNet(**TINY_FRGD).eval())
     id_net = FaceIdNet(**TINY_ID).eval()
     return (_source(directory, "test-frgd", "frgd_unet", net, TINY_FRGD,
                     "face-enhance diffusion model"),

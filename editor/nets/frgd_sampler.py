@@ -10,7 +10,8 @@ Diffusion, all applied to the x_0 estimate of every step:
     scaled by ``identity_step``;
 (c) content guidance: the predicted face's down-scaled copy is pulled toward the input
     (``face += content * up(lq_small - down(face))``: a back-projection step, i.e. a
-    gradient step on ||down(face) - lq_small||^2 preconditioned by the up-sampling).
+    gradient step on ||down(face) - lq_small||^2 preconditioned by the up-sampling; the
+    last step repeats it FINAL_PROJECTIONS times).
 
 One slider ``s`` in [0, 1] (0 = follow the photo's content, 1 = follow the reference
 identity) sets all three (:func:`guidance_for`). The initial noise comes from ``seed``; with
@@ -33,6 +34,8 @@ DEFAULT_STEPS = 20
 CFG_MAX = 3.0
 IDENTITY_STEP_MAX = 0.03
 CONTENT_MIN, CONTENT_MAX = 0.1, 0.9
+#: Back-projection repeats on the last step (a cheap, net-free correction).
+FINAL_PROJECTIONS = 3
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,10 @@ def step(net: torch.nn.Module, x_t: torch.Tensor, t: float, t_next: float,
         face = face + guidance.identity_step * _unit_rms(grad)
     if guidance.content > 0:
         side = tuple(lq_small.shape[-2:])
-        face = face + guidance.content * up(lq_small - down(face, side), tuple(face.shape[-2:]))
+        # The last step repeats the back-projection: the returned face is what it corrects.
+        for _ in range(FINAL_PROJECTIONS if t_next <= 0.0 else 1):
+            face = face + guidance.content * up(lq_small - down(face, side),
+                                                tuple(face.shape[-2:]))
     x0 = to_residual(face, lq)
     if t_next <= 0.0:
         return StepResult(x0, face, cosine)

@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--p-uncond", type=float, default=0.15,
                    help="classifier-free dropout of the identity (diffusion)")
     p.add_argument("--val-faces", type=int, default=32)
+    p.add_argument("--identity-source", choices=("dlib", "none"), default="dlib",
+                   help="none: zero identity vectors (a warm-up while the dlib embedding "
+                        "cache is still being computed; resume with dlib afterwards)")
     return p
 
 
@@ -131,7 +134,7 @@ def train(argv: list[str] | None = None, *, quiet: bool = False,
     args = build_parser().parse_args(argv)
     if data is None:
         root = fd.default_data_root() if args.data is None else Path(args.data).expanduser()
-        need = args.objective == "diffusion"
+        need = args.objective == "diffusion" and args.identity_source == "dlib"
         data = (fd.load_faces("train", root, embeddings=need),
                 fd.load_faces("val", root, args.val_faces, embeddings=need))
     return loop.run(args, argv, make_task(args, *data), quiet)
