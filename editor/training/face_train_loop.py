@@ -25,6 +25,9 @@ from editor.training.run_utils import (RunLog, atomic_save, catch_stop_signals, 
 from editor.training.train_makeup import cosine_lr
 
 
+DROPOUT_STREAM = 0x44524F50  # "DROP"
+
+
 @dataclass
 class Task:
     """What a trainer trains. ``build(config)`` makes the network from the run's config
@@ -134,6 +137,8 @@ def _run(args, argv, make_task, run_dir: Path, log: RunLog) -> dict[str, Any]:
         while iteration < stop_at and not stop_requested:
             for group in optimizer.param_groups:
                 group["lr"] = cosine_lr(iteration, args.iters, lr, lr_min)
+            # Dropout draws from the global generator: seed it per iteration too.
+            torch.manual_seed(int(rngs(seed, DROPOUT_STREAM, iteration)[1].initial_seed()))
             loss, terms = task.loss(net, iteration, device)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
