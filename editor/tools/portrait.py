@@ -180,21 +180,19 @@ def portrait_image(image: np.ndarray, *, effect: str = "older", strength: float 
     if kept is None:
         faces = find_faces(rgb, progress.sub_progress(0.0, 0.4))
         works = _encode_faces(rgb, faces, autoencoder, progress.sub_progress(0.4, 0.8))
-        _kept.put(key, faces, works)
+        mask = faces_mask(faces, rgb.shape[:2], ["face"])
+        _kept.put(key, works, mask)
     else:
-        faces, works = kept
+        works, mask = kept
     facelet = _load(facelet_source, f"'{effect}' facelet") if strength != 0.0 else None
-    out_rgb = rgb.copy()
-    for work in works:
+    for work in works:   # rgb is this call's own copy: paste into it
         progress.check_cancelled()
         edited = _edited_crop(work, autoencoder, facelet, facelet_source, strength)
         if edited is not work.crop:
-            paste_back(out_rgb, work.crop, edited, work.matrix, colour_match=False,
-                       out=out_rgb)
-    out = merge_rgb(image, out_rgb, colour)
-    mask = faces_mask(faces, rgb.shape[:2], ["face"])
+            paste_back(rgb, work.crop, edited, work.matrix, colour_match=False, out=rgb)
+    out = merge_rgb(image, rgb, colour)
     progress.set_progress(1.0)
-    return Masked(out, mask)
+    return Masked(out, mask.copy())
 
 
 def portrait_frame(frame: np.ndarray, effect: str, strength: float,

@@ -243,17 +243,16 @@ def speed(bench: Path, repeats: int) -> dict[str, Any]:
     steps, firsts = [], []
     for path in _photos(bench, 3):
         rgb = _read(path)
+        n_faces = len(portrait.find_faces(rgb, _quiet()))
         portrait.clear_cache()
         t = time.perf_counter()
-        result = portrait.portrait_image(rgb, effect="older", strength=0.5)
-        firsts.append(time.perf_counter() - t)
-        n_faces = max(1, int(result.mask.max() > 0))
+        portrait.portrait_image(rgb, effect="older", strength=0.5)
+        firsts.append((time.perf_counter() - t) / n_faces)
         strengths = np.linspace(-0.9, 0.9, repeats)
         for s in strengths:
             t = time.perf_counter()
             portrait.portrait_image(rgb, effect="older", strength=float(s))
             steps.append(time.perf_counter() - t)
-        firsts[-1] /= n_faces
     portrait.clear_cache()
     return {"photo_px": "1024 x 1024 (hq_celeba)", "threads": torch.get_num_threads(),
             "slider_step_median_s": round(statistics.median(steps), 4),
@@ -286,19 +285,21 @@ def contact_sheet(bench: Path, out_path: Path, faces: int) -> dict[str, Any]:
                 shown = composite_masked(rgb, portrait.portrait_image(rgb, effect=effect,
                                                                        strength=s))
                 cells.append(align_face(shown, face, size=tile, padding=0.1)[0])
-            label = np.ones((tile, label_w, 3), np.float32)
+            label = np.full((tile, label_w, 3), 255, np.uint8)
             cv2.putText(label, effect, (4, tile // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.42,
                         (0, 0, 0), 1, cv2.LINE_AA)
+            cells = [np.clip(np.round(c * 255), 0, 255).astype(np.uint8) for c in cells]
             rows.append(np.concatenate([label] + cells, axis=1))
         portrait.clear_cache()
         if len(used) == faces:
             break
-    header = np.ones((22, label_w + 5 * tile, 3), np.float32)
+    header = np.full((22, label_w + 5 * tile, 3), 255, np.uint8)
     for i, text in enumerate(("input", "-1", "-0.5", "+0.5", "+1")):
         cv2.putText(header, text, (label_w + i * tile + 40, 16), cv2.FONT_HERSHEY_SIMPLEX,
                     0.5, (0, 0, 0), 1, cv2.LINE_AA)
     sheet = np.concatenate([header] + rows, axis=0)
-    save_image(out_path, np.clip(sheet, 0, 1))
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(out_path, sheet.astype(np.float32) / 255.0)
     return {"file": out_path.name, "faces": used, "size": list(sheet.shape[:2])}
 
 
@@ -422,7 +423,7 @@ def main(args: list[str]) -> int:
                         help="training data root (default ../shared/data/train)")
     parser.add_argument("--bench", type=Path, default=None, metavar="DIR",
                         help="bench faces folder (default ../shared/data/bench/faces)")
-    parser.add_argument("--judge-iters", type=int, default=1500)
+    parser.add_argument("--judge-iters", type=int, default=1000)
     try:
         ns = parser.parse_args(args)
     except SystemExit as e:

@@ -166,7 +166,7 @@ def head_change(net: FaceAutoencoder, features: np.ndarray, deltas: np.ndarray,
 
 
 def calibrate_alpha(net: FaceAutoencoder, effect: str, features: np.ndarray,
-                    deltas: np.ndarray, lo: float = 0.1, hi: float = 4.0) -> float:
+                    deltas: np.ndarray, lo: float = 0.25, hi: float = 2.0) -> float:
     """The alpha whose head-measured change reaches the effect's target (bisection, the
     change grows with alpha); ``hi`` when even that falls short."""
     which, target = {"older": ("age", AGE_TARGET), "younger": ("age", -AGE_TARGET),
