@@ -43,13 +43,15 @@ def merge_rgb(image: np.ndarray, rgb: np.ndarray, colour: int) -> np.ndarray:
     return out
 
 
-def find_usable_faces(rgb: np.ndarray, progress: Progress, min_size: float, purpose: str):
-    """Detected faces at least ``min_size`` px across, or NoFaceFound saying why not
-    (``purpose`` ends "the faces found are too small ...", e.g. "to work on")."""
+def find_usable_faces(rgb: np.ndarray, progress: Progress, min_size: float, purpose: str,
+                      embeddings: bool = False):
+    """Detected faces at least ``min_size`` px across (with identity vectors when
+    ``embeddings``), or NoFaceFound saying why not (``purpose`` ends "the faces found are
+    too small ...", e.g. "to work on")."""
     from editor.faces import FaceModelsMissing, detect_faces
 
     try:
-        scan = detect_faces(rgb, min_size=min_size, progress=progress)
+        scan = detect_faces(rgb, min_size=min_size, embeddings=embeddings, progress=progress)
     except FaceModelsMissing as e:
         raise NoFaceFound(str(e)) from None
     if not scan.faces:

@@ -22,14 +22,13 @@ reference face.
 
 from __future__ import annotations
 
-import hashlib
-
 import cv2
 import numpy as np
 
 from editor.engine.progress import Progress
+from editor.tools.face_common import (LastResult, NoFaceFound, find_usable_faces, image_key,
+                                     merge_rgb, split_rgb)
 from editor.tools.model_slot import ModelSlot
-from editor.tools.result_cache import LastResult
 from editor.tools.schema import Masked, Param, Tool
 
 MODEL_ID = "frgd-face"
@@ -48,10 +47,6 @@ SLOT = ModelSlot(MODEL_ID, "face-enhance diffusion model")
 ID_SLOT = ModelSlot(ID_MODEL_ID, "face identity network")
 
 
-class NoFaceFound(ValueError):
-    """The image has no face the tool can work on; the message says why."""
-
-
 _face_finder = None
 
 
@@ -65,22 +60,9 @@ def set_face_finder(finder):
 
 def find_faces(rgb: np.ndarray, progress: Progress, own_identity: bool):
     """Usable faces (with dlib vectors when ``own_identity``), or NoFaceFound."""
-    from editor.faces import FaceModelsMissing, detect_faces
-
     if _face_finder is not None:
         return _face_finder(rgb, progress)
-    try:
-        scan = detect_faces(rgb, min_size=MIN_FACE_PX, embeddings=own_identity,
-                            progress=progress)
-    except FaceModelsMissing as e:
-        raise NoFaceFound(str(e)) from None
-    if scan.faces:
-        return scan.faces
-    if scan.too_small:
-        sizes = ", ".join(f"{f.size:.0f}" for f in scan.too_small)
-        raise NoFaceFound(f"the faces found are too small to align ({sizes} px; at least "
-                          f"{MIN_FACE_PX} px across is needed)")
-    raise NoFaceFound("no face found in this image")
+    return find_usable_faces(rgb, progress, MIN_FACE_PX, "to align", embeddings=own_identity)
 
 
 def _tensor(image: np.ndarray):
@@ -165,24 +147,13 @@ def enhance_faces(rgb: np.ndarray, faces, net, id_net, identity: float, seed: in
     return out
 
 
-def _rgb(image: np.ndarray) -> tuple[np.ndarray, int]:
-    from editor.tools.demakeup import _rgb as as_rgb
-
-    return as_rgb(image)
-
-
+#: Images up to this many pixels keep their sampled faces for the strength slider.
+CACHE_MAX_PIXELS = 4_000_000
 _kept = LastResult()
 
 
 def clear_cache() -> None:
     _kept.clear()
-
-
-def _key(rgb: np.ndarray, identity: float, seed: int, reference) -> tuple:
-    digest = hashlib.blake2b(np.ascontiguousarray(rgb).data, digest_size=16).digest()
-    ref = None if reference is None else np.asarray(reference, np.float32).tobytes()
-    return (digest, rgb.shape, round(float(identity), 4), int(seed), ref, SLOT.current(),
-            ID_SLOT.current())
 
 
 def enhance_image(image: np.ndarray, *, identity: float = 0.5, seed: int = 0,
@@ -194,8 +165,10 @@ def enhance_image(image: np.ndarray, *, identity: float = 0.5, seed: int = 0,
 
     progress = progress or Progress()
     image = np.asarray(image)
-    rgb, colour = _rgb(image)
-    key = _key(rgb, identity, seed, reference)
+    rgb, colour = split_rgb(image, "face enhance")
+    ref_key = None if reference is None else np.asarray(reference, np.float32).tobytes()
+    key = image_key(rgb, CACHE_MAX_PIXELS, round(float(identity), 4), int(seed), ref_key,
+                    SLOT.current(), ID_SLOT.current())
     kept = _kept.get(key)
     if kept is None:
         faces = find_faces(rgb, progress.sub_progress(0.0, 0.15), reference is None)
@@ -204,20 +177,13 @@ def enhance_image(image: np.ndarray, *, identity: float = 0.5, seed: int = 0,
         restored = enhance_faces(rgb, faces, net, id_net, identity, seed, reference,
                                  progress.sub_progress(0.15, 0.98))
         mask = faces_mask(faces, rgb.shape[:2], ["face"])
-        _kept.put(key, np.concatenate([restored, mask[..., None]], axis=2))
+        _kept.put(key, restored, mask)
     else:
-        restored, mask = kept[..., :3], kept[..., 3]
+        restored, mask = kept
     result = rgb + np.float32(strength) * (restored - rgb)
     np.clip(result, 0.0, 1.0, out=result)
-    out = np.array(image, dtype=np.float32, copy=True)
-    if colour == 1:
-        result = result.mean(axis=2, keepdims=True)
-    if out.ndim == 2:
-        out = result[..., 0]
-    else:
-        out[..., :colour] = result
     progress.set_progress(1.0)
-    return Masked(out, np.ascontiguousarray(mask, np.float32))
+    return Masked(merge_rgb(image, result, colour), np.ascontiguousarray(mask, np.float32))
 
 
 def face_enhance(image: np.ndarray, params: dict, progress: Progress) -> Masked:
@@ -257,3 +223,5 @@ TOOL = Tool(
     output_suffix="_enhanced",
     model_ids=(MODEL_ID, ID_MODEL_ID),
 )
+
+__all__ = ["NoFaceFound", "TOOL", "clear_cache", "enhance_image", "set_face_finder"]

@@ -20,9 +20,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from editor.training.run_utils import (RunLog, atomic_save, catch_stop_signals, record_command,
-                                       training_device)
-from editor.training.train_makeup import cosine_lr
+from editor.training.run_utils import (RunLog, atomic_save, catch_stop_signals, cosine_lr,
+                                       in_run_folder, record_command, training_device)
 
 
 DROPOUT_STREAM = 0x44524F50  # "DROP"
@@ -80,15 +79,24 @@ def run(args: argparse.Namespace, argv: list[str] | None, make_task: Callable[[d
     """Train (or continue) one run. ``make_task(config)`` builds the task from the saved
     config on ``--resume`` (None on a fresh run: it reads ``args``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    run_dir = Path(args.run_dir).expanduser()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    log = RunLog(run_dir / "train.log", quiet)
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(max(1, args.threads))
-    try:
-        return _run(args, argv, make_task, run_dir, log)
-    finally:
-        torch.set_num_threads(threads_before)
+    return in_run_folder(args.run_dir, args.threads, quiet,
+                         lambda run_dir, log: _run(args, argv, make_task, run_dir, log))
+
+
+def train_command(parser: argparse.ArgumentParser, load_data: Callable[[argparse.Namespace],
+                  tuple], make_task: Callable[..., Callable[[dict | None], Task]],
+                  argv: list[str] | None, quiet: bool, data: tuple | None) -> dict[str, Any]:
+    """A trainer's ``train()``: parse, load the data (unless ``data`` is given: tests),
+    run. ``make_task(args, *data)`` returns the task factory."""
+    args = parser.parse_args(argv)
+    return run(args, argv, make_task(args, *(data if data is not None else load_data(args))),
+               quiet)
+
+
+def data_root(args: argparse.Namespace) -> Path:
+    from editor.training.face_id_data import default_data_root
+
+    return Path(args.data).expanduser() if args.data else default_data_root()
 
 
 def _run(args, argv, make_task, run_dir: Path, log: RunLog) -> dict[str, Any]:

@@ -101,12 +101,11 @@ def make_task(args: argparse.Namespace, train: fd.FaceSet, val: fd.FaceSet
 def train(argv: list[str] | None = None, *, quiet: bool = False,
           data: tuple[fd.FaceSet, fd.FaceSet] | None = None) -> dict[str, Any]:
     """Run (or continue) a run; ``data`` (tests) = (train, val) faces instead of UTKFace."""
-    args = build_parser().parse_args(argv)
-    if data is None:
-        root = fd.default_data_root() if args.data is None else __import__(
-            "pathlib").Path(args.data).expanduser()
-        data = (fd.load_faces("train", root), fd.load_faces("val", root, args.val_faces))
-    return loop.run(args, argv, make_task(args, *data), quiet)
+    def load(args):
+        root = loop.data_root(args)
+        return fd.load_faces("train", root), fd.load_faces("val", root, args.val_faces)
+
+    return loop.train_command(build_parser(), load, make_task, argv, quiet, data)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,13 +14,15 @@ face from the up-sampled low-quality face, mean absolute error. Both draw the sa
 and degradations for a given (seed, iteration). Validation on 32 ``val`` faces (fixed
 degradations): PSNR of the predicted face — the regression output, or for diffusion the
 one-step x_0 estimate at t = 0.5 from fixed noise (a cheap progress signal, not a sample).
+
+``--identity-source none`` trains with zero identity vectors (used as a warm-up while the
+dlib embedding cache was still being computed; the run then resumed with ``dlib``).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -131,13 +133,13 @@ def make_task(args: argparse.Namespace, train: fd.FaceSet, val: fd.FaceSet):
 def train(argv: list[str] | None = None, *, quiet: bool = False,
           data: tuple[fd.FaceSet, fd.FaceSet] | None = None) -> dict[str, Any]:
     """Run (or continue) a run; ``data`` (tests) = (train, val) faces instead of UTKFace."""
-    args = build_parser().parse_args(argv)
-    if data is None:
-        root = fd.default_data_root() if args.data is None else Path(args.data).expanduser()
+    def load(args):
+        root = loop.data_root(args)
         need = args.objective == "diffusion" and args.identity_source == "dlib"
-        data = (fd.load_faces("train", root, embeddings=need),
+        return (fd.load_faces("train", root, embeddings=need),
                 fd.load_faces("val", root, args.val_faces, embeddings=need))
-    return loop.run(args, argv, make_task(args, *data), quiet)
+
+    return loop.train_command(build_parser(), load, make_task, argv, quiet, data)
 
 
 def main(argv: list[str] | None = None) -> int:
