@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from editor.engine.progress import Progress
-from editor.tools.face_common import (LastResult, NoFaceFound, find_usable_faces, image_key,
+from editor.tools.face_common import (FaceFinder, LastResult, NoFaceFound, image_key,
                                       merge_rgb, split_rgb)
 from editor.tools.model_slot import ModelSlot
 from editor.tools.schema import Masked, Param, Tool
@@ -75,23 +75,10 @@ def _rgb(image: np.ndarray) -> tuple[np.ndarray, int]:
     return split_rgb(image, "demakeup")
 
 
-#: Replaces face detection when set (tests run the tool on images without real faces).
-_face_finder = None
-
-
-def set_face_finder(finder):
-    """Use ``finder(rgb, progress) -> list[Face]`` instead of detection (None: detect);
-    returns the previous one."""
-    global _face_finder
-    previous, _face_finder = _face_finder, finder
-    return previous
-
-
-def find_faces(rgb: np.ndarray, progress: Progress):
-    """Usable faces, or NoFaceFound with a message a retoucher understands."""
-    if _face_finder is not None:
-        return _face_finder(rgb, progress)
-    return find_usable_faces(rgb, progress, MIN_FACE_PX, "to work on")
+#: Finds the faces: usable ones, or NoFaceFound with a message a retoucher understands
+#: (tests set a stand-in with ``set_face_finder``, for images without real faces).
+find_faces = FaceFinder(MIN_FACE_PX, "to work on")
+set_face_finder = find_faces.set
 
 
 def restore_faces(rgb: np.ndarray, faces, model, progress: Progress) -> np.ndarray:

@@ -96,3 +96,24 @@ class LastResult:
     def clear(self) -> None:
         with self._lock:
             self._entry = None
+
+
+class FaceFinder:
+    """A tool's face finding: detection (faces of at least ``min_size`` px, the message
+    for smaller ones ending with ``purpose``), or a stand-in set with :meth:`set` (tests
+    run the tools on images without real faces)."""
+
+    def __init__(self, min_size: float, purpose: str) -> None:
+        self.min_size, self.purpose = min_size, purpose
+        self.override = None
+
+    def set(self, finder):
+        """Use ``finder(rgb, progress) -> list[Face]`` instead of detection (None:
+        detect); returns the previous one."""
+        previous, self.override = self.override, finder
+        return previous
+
+    def __call__(self, rgb: np.ndarray, progress: Progress):
+        if self.override is not None:
+            return self.override(rgb, progress)
+        return find_usable_faces(rgb, progress, self.min_size, self.purpose)

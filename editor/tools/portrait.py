@@ -32,7 +32,7 @@ import numpy as np
 
 from editor.engine.progress import Progress
 from editor.tools import portrait_effects
-from editor.tools.face_common import (LastResult, NoFaceFound, find_usable_faces, image_key,
+from editor.tools.face_common import (FaceFinder, LastResult, NoFaceFound, image_key,
                                       merge_rgb, split_rgb)
 from editor.tools.model_slot import ModelSlot, SingleModel
 from editor.tools.schema import Masked, Param, Tool, composite_masked
@@ -88,21 +88,10 @@ def _load(source: SingleModel, what: str):
 
 # -- faces ------------------------------------------------------------------------------------
 
-_face_finder = None
-
-
-def set_face_finder(finder):
-    """Use ``finder(rgb, progress) -> list[Face]`` instead of detection (None: detect);
-    returns the previous one."""
-    global _face_finder
-    previous, _face_finder = _face_finder, finder
-    return previous
-
-
-def find_faces(rgb: np.ndarray, progress: Progress):
-    if _face_finder is not None:
-        return _face_finder(rgb, progress)
-    return find_usable_faces(rgb, progress, MIN_FACE_PX, "for Portrait edit")
+#: Finds the faces (tests set a stand-in with ``FACE_FINDER.set``).
+FACE_FINDER = FaceFinder(MIN_FACE_PX, "for Portrait edit")
+find_faces = FACE_FINDER
+set_face_finder = FACE_FINDER.set
 
 
 @dataclass

@@ -17,11 +17,10 @@ and reported by :func:`problems`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
-from editor.engine.registry import REGISTRY, ModelSpec
-from editor.tools.user_models import UserModelStore
+from editor.engine.registry import ModelSpec
+from editor.tools.user_models import UserModelEntry, UserModelStore, card_spec, shipped_entries
 
 FACELETS_DIR_ENV = "RESTORA_FACELETS_DIR"
 CARD_FORMAT = "restora-user-facelet"
@@ -37,35 +36,21 @@ LICENCE_USER = "your own photos (on the shipped face autoencoder, UTKFace: non-c
 
 
 @dataclass(frozen=True)
-class Effect:
+class Effect(UserModelEntry):
     """One effect: ``name`` (what ``--effect`` takes), ``label``, the facelet's model
     ``spec`` and the ``directory`` holding its weights (None: the models folder)."""
 
-    name: str
-    label: str
-    spec: ModelSpec
-    directory: Path | None = None
-    user: bool = False
-
-    @property
-    def menu_label(self) -> str:
-        return f"{self.label} (my facelet)" if self.user else self.label
+    MINE: ClassVar[str] = "my facelet"
 
 
 def shipped_effects() -> list[Effect]:
-    return [Effect(name, label, REGISTRY.get(model_id)) for name, model_id, label in SHIPPED
-            if model_id in REGISTRY]
+    return shipped_entries(Effect, SHIPPED)
 
 
 def user_spec(name: str, card: Mapping[str, Any]) -> ModelSpec:
     """The ModelSpec of a user facelet from its card (ValueError when the card is bad)."""
-    arch = card.get("arch_kwargs")
-    if card.get("architecture") != "facelet" or not isinstance(arch, dict):
-        raise ValueError("it is not a facelet card")
-    return ModelSpec(id=f"facelet-user-{name}", task="portrait_facelet", architecture="facelet",
-                     weights=f"{name}.safetensors", sha256=str(card.get("sha256", "")),
-                     licence=LICENCE_USER, scale=1, tiling=False, tile_overlap=0,
-                     arch_kwargs=arch, description=str(card.get("label", name)))
+    return card_spec(name, card, architecture="facelet", task="portrait_facelet",
+                     id_prefix="facelet-user-", licence=LICENCE_USER, what="a facelet")
 
 
 STORE = UserModelStore(kind="facelet", env=FACELETS_DIR_ENV, subfolder="facelets",

@@ -28,11 +28,11 @@ reported in :func:`problems` (and logged); the other styles are still offered.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
-from editor.engine.registry import REGISTRY, ModelSpec
-from editor.tools.user_models import NAME_PATTERN, UserModelStore
+from editor.engine.registry import ModelSpec
+from editor.tools.user_models import (NAME_PATTERN, UserModelEntry, UserModelStore, card_spec,
+                                      shipped_entries)
 
 #: Environment variable naming the user styles folder (tests, portable installs).
 STYLES_DIR_ENV = "RESTORA_STYLES_DIR"
@@ -49,37 +49,23 @@ LICENCE_USER = "your own before/after photos (on top of the shipped pre-trained 
 
 
 @dataclass(frozen=True)
-class Style:
+class Style(UserModelEntry):
     """One style: ``name`` (what ``--style`` takes), ``label`` (what the menu shows), the
     model ``spec`` and the ``directory`` holding its weights (None: the models folder)."""
 
-    name: str
-    label: str
-    spec: ModelSpec
-    directory: Path | None = None
-    user: bool = False
-
-    @property
-    def menu_label(self) -> str:
-        return f"{self.label} (my style)" if self.user else self.label
+    MINE: ClassVar[str] = "my style"
 
 
 def shipped_styles() -> list[Style]:
     """Every shipped style registered in the catalog (listed whether or not its weights
     are installed: using a missing one gives the engine's clear message)."""
-    return [Style(name, label, REGISTRY.get(model_id)) for name, model_id, label in SHIPPED
-            if model_id in REGISTRY]
+    return shipped_entries(Style, SHIPPED)
 
 
 def user_spec(name: str, card: Mapping[str, Any]) -> ModelSpec:
     """The ModelSpec of a user style from its card (ValueError when the card is bad)."""
-    arch = card.get("arch_kwargs")
-    if card.get("architecture") != "lptn" or not isinstance(arch, dict):
-        raise ValueError("it is not an LPTN style card")
-    return ModelSpec(id=f"retouch-user-{name}", task="retouch", architecture="lptn",
-                     weights=f"{name}.safetensors", sha256=str(card.get("sha256", "")),
-                     licence=LICENCE_USER, scale=1, tiling=False, tile_overlap=0,
-                     arch_kwargs=arch, description=str(card.get("label", name)))
+    return card_spec(name, card, architecture="lptn", task="retouch", id_prefix="retouch-user-",
+                     licence=LICENCE_USER, what="an LPTN style")
 
 
 STORE = UserModelStore(kind="style", env=STYLES_DIR_ENV, subfolder="styles",

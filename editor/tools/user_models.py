@@ -25,10 +25,11 @@ import re
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, ClassVar, Iterator, Mapping
 
-from editor.engine.registry import ModelSpec
+from editor.engine.registry import REGISTRY, ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,45 @@ def file_sha256(path: Path) -> str:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class UserModelEntry:
+    """One item of a store's list: ``name`` (what the tool's flag takes), ``label`` (what
+    the menu shows), the model ``spec`` and the ``directory`` holding its weights (None:
+    the models folder). Subclasses name what the menu adds to a user's own (``MINE``)."""
+
+    name: str
+    label: str
+    spec: ModelSpec
+    directory: Path | None = None
+    user: bool = False
+
+    MINE: ClassVar[str] = "mine"
+
+    @property
+    def menu_label(self) -> str:
+        return f"{self.label} ({self.MINE})" if self.user else self.label
+
+
+def shipped_entries(entry: type, table: Sequence[tuple[str, str, str]]) -> list:
+    """``entry`` items for a (name, catalog model id, label) table, in its order; listed
+    whether or not the weights are installed (using a missing one gives the engine's
+    clear message)."""
+    return [entry(name, label, REGISTRY.get(model_id)) for name, model_id, label in table
+            if model_id in REGISTRY]
+
+
+def card_spec(name: str, card: Mapping[str, Any], *, architecture: str, task: str,
+              id_prefix: str, licence: str, what: str) -> ModelSpec:
+    """The ModelSpec of a user model from its card (ValueError when the card is bad)."""
+    arch = card.get("arch_kwargs")
+    if card.get("architecture") != architecture or not isinstance(arch, dict):
+        raise ValueError(f"it is not {what} card")
+    return ModelSpec(id=f"{id_prefix}{name}", task=task, architecture=architecture,
+                     weights=f"{name}.safetensors", sha256=str(card.get("sha256", "")),
+                     licence=licence, scale=1, tiling=False, tile_overlap=0,
+                     arch_kwargs=arch, description=str(card.get("label", name)))
 
 
 class LiveChoices(Sequence):

@@ -62,7 +62,7 @@ def test_feature_change_flips_sign_with_strength(fake_portrait_models):
 def test_slider_step_and_effect_swap_reuse_the_faces_and_the_autoencoder(monkeypatch):
     image = _image(2)
     calls = {"find": 0, "encode": 0}
-    finder = portrait._face_finder
+    finder = portrait.FACE_FINDER.override
 
     def counting_finder(rgb, progress):
         calls["find"] += 1
