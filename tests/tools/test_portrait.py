@@ -210,3 +210,25 @@ def test_cli_runs_portrait_from_the_schema(tmp_path):
     assert code == 0
     out, _ = load_image(tmp_path / "out" / "face_portrait.png")
     assert out.shape == (96, 80, 3)
+
+
+def test_portrait_video_edits_every_frame_the_same_way(tmp_path):
+    from PIL import Image
+
+    from editor.cli_portrait import main
+
+    frames = tmp_path / "clip"
+    frames.mkdir()
+    still = (np.random.default_rng(11).random((48, 64, 3)) * 255).astype(np.uint8)
+    for i in range(3):
+        Image.fromarray(still).save(frames / f"frame_{i + 1:04d}.png")
+    code = main(["portrait-video", str(frames), "-o", str(tmp_path / "out"), "--effect",
+                 "older", "--strength", "0.7"])
+    assert code == 0
+    outs = sorted((tmp_path / "out").glob("*.png"))
+    assert len(outs) == 3
+    pixels = [np.asarray(Image.open(p)) for p in outs]
+    assert all(np.array_equal(pixels[0], p) for p in pixels[1:])
+    assert not np.array_equal(pixels[0], still)
+    assert main(["portrait-video", str(frames), "-o", str(tmp_path / "out"), "--effect",
+                 "older"]) == 1          # exists, no --overwrite: one line, nothing written
