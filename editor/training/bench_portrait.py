@@ -35,7 +35,6 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from editor.training import facelet_data as fd
@@ -67,20 +66,23 @@ def bench_data_dir() -> Path:
 # -- the age judge -----------------------------------------------------------------------------
 
 class AgeRegressor(nn.Module):
-    """64 px RGB face -> age in years / 50 (a small plain CNN)."""
+    """64 px RGB face -> age in years (a small CNN: per stage a 3x3 conv, batch norm,
+    ReLU, a stride-2 3x3 conv; then global average and a linear layer)."""
 
-    def __init__(self, width: int = 32) -> None:
+    VERSION = 2
+
+    def __init__(self, width: int = 24) -> None:
         super().__init__()
-        w = width
-        self.convs = nn.ModuleList([nn.Conv2d(3, w, 3, 2, 1), nn.Conv2d(w, 2 * w, 3, 2, 1),
-                                    nn.Conv2d(2 * w, 3 * w, 3, 2, 1),
-                                    nn.Conv2d(3 * w, 4 * w, 3, 2, 1)])
-        self.fc = nn.Linear(4 * w, 1)
+        layers, c = [], 3
+        for w in (width, 2 * width, 3 * width, 4 * width):
+            layers += [nn.Conv2d(c, w, 3, 1, 1), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
+                       nn.Conv2d(w, w, 3, 2, 1), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
+            c = w
+        self.body = nn.Sequential(*layers)
+        self.fc = nn.Linear(c, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for conv in self.convs:
-            x = F.relu(conv(x))
-        return self.fc(x.mean((2, 3)))[:, 0] * 50.0
+        return self.fc(self.body(x - 0.5).mean((2, 3)))[:, 0] * 50.0 + 33.0
 
 
 def _small(images_u8_or_float: np.ndarray) -> torch.Tensor:
@@ -97,7 +99,8 @@ def train_age_regressor(faces: fd.FaceSet, iters: int, log=print) -> tuple[AgeRe
     cache = AGE_CACHE.expanduser()
     if cache.is_file():
         saved = torch.load(cache, map_location="cpu", weights_only=False)
-        if saved.get("iters") == iters and saved.get("faces") == len(faces):
+        if (saved.get("iters"), saved.get("faces"), saved.get("version")) == (
+                iters, len(faces), AgeRegressor.VERSION):
             judge = AgeRegressor()
             judge.load_state_dict(saved["model"])
             return judge.eval(), saved["mae"]
@@ -108,7 +111,7 @@ def train_age_regressor(faces: fd.FaceSet, iters: int, log=print) -> tuple[AgeRe
     judge = AgeRegressor()
     opt = torch.optim.Adam(judge.parameters(), lr=2e-3)
     for it in range(iters):
-        idx = torch.from_numpy(fd.batch_indices(len(train), 64, 7, it))
+        idx = torch.from_numpy(fd.batch_indices(len(train), 32, 7, it))
         x = x_all[idx]
         if it % 2:
             x = x.flip(-1)
@@ -119,14 +122,15 @@ def train_age_regressor(faces: fd.FaceSet, iters: int, log=print) -> tuple[AgeRe
         loss.backward()
         opt.step()
         if (it + 1) % 200 == 0:
-            log(f"age judge it {it + 1}/{iters}: train L1 {float(loss):.2f} y")
+            log(f"age judge it {it + 1}/{iters}: train L1 {float(loss.detach()):.2f} y")
     judge.eval()
     with torch.no_grad():
-        pred = judge(_small(held.images))
+        pred = torch.cat([judge(_small(held.images[i:i + 128]))
+                          for i in range(0, len(held), 128)])
     mae = float((pred - torch.from_numpy(held.ages.astype(np.float32))).abs().mean())
     cache.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": judge.state_dict(), "iters": iters, "faces": len(faces), "mae": mae},
-               cache)
+    torch.save({"model": judge.state_dict(), "iters": iters, "faces": len(faces), "mae": mae,
+                "version": AgeRegressor.VERSION}, cache)
     return judge, mae
 
 
@@ -394,7 +398,8 @@ def run(train_root: Path, bench: Path, quick: bool, out: Path | None, judge_iter
         "age_judge": {"held_out_mae": round(mae, 2),
                       "held_out_faces": len(faces.part("held_out")),
                       "iterations": 50 if quick else judge_iters,
-                      "architecture": "4 stride-2 convs (32-64-96-128) + linear, 64 px"},
+                      "architecture": "4 stages (3x3 conv + BN + ReLU, stride-2 conv + BN + "
+                                      "ReLU; 24-48-72-96) + linear, 64 px, L1, 32 a batch"},
         "edits": edit_faces(picked, judge, log),
         "speed": speed(bench, 3 if quick else 9),
     }
@@ -423,7 +428,7 @@ def main(args: list[str]) -> int:
                         help="training data root (default ../shared/data/train)")
     parser.add_argument("--bench", type=Path, default=None, metavar="DIR",
                         help="bench faces folder (default ../shared/data/bench/faces)")
-    parser.add_argument("--judge-iters", type=int, default=1000)
+    parser.add_argument("--judge-iters", type=int, default=1200)
     try:
         ns = parser.parse_args(args)
     except SystemExit as e:

@@ -148,8 +148,19 @@ def head_changes(net: FaceAutoencoder, facelet: Facelet, features: np.ndarray
     return out
 
 
+def scale_facelet(facelet: Facelet, gain: float) -> Facelet:
+    """The facelet whose output is ``gain`` times this one's: its last layer scaled. Since
+    the loss is normalised by the targets' size, training on ``gain`` x the targets
+    learns this same network (up to the small pixel term), so the gain is a post-hoc
+    choice of the pseudo targets' alpha."""
+    with torch.no_grad():
+        facelet.out.weight.mul_(gain)
+        facelet.out.bias.mul_(gain)
+    return facelet
+
+
 def export_facelet(run_dir: Path, models_dir: Path = DEFAULT_MODELS_DIR,
-                   which: str = "best") -> dict:
+                   which: str = "best", gain: float = 1.0) -> dict:
     from editor.training.train_facelet import held_out_error, load_autoencoder
 
     run_dir = Path(run_dir).expanduser()
@@ -163,13 +174,14 @@ def export_facelet(run_dir: Path, models_dir: Path = DEFAULT_MODELS_DIR,
     facelet = Facelet(net.features, config["width"])
     facelet.load_state_dict(checkpoint["model"])
     facelet.eval()
+    with np.load(run_dir / "targets.npz") as data:
+        eval_f, eval_t = data["eval_features"], data["eval_targets"]
+    error = held_out_error(facelet, eval_f, eval_t)      # before the gain: vs its targets
+    scale_facelet(facelet, gain)
     arch = {"features": facelet.features, "width": facelet.width}
     if arch != FACELET_ARCH:
         raise SystemExit(f"the facelet's architecture {arch} is not the catalog's {FACELET_ARCH}")
-    with np.load(run_dir / "targets.npz") as data:
-        eval_f, eval_t = data["eval_features"], data["eval_targets"]
     effect = config["effect"]
-    error = held_out_error(facelet, eval_f, eval_t)
     changes = head_changes(net, facelet, eval_f)
     model_id = f"facelet-{effect}"
     card: dict[str, Any] = {
@@ -181,6 +193,8 @@ def export_facelet(run_dir: Path, models_dir: Path = DEFAULT_MODELS_DIR,
         "pseudo_targets": {"method": "deep feature interpolation: alpha x (mean of the K "
                                      "nearest positives - mean of the K nearest negatives)",
                            "k": config["k"], "alpha": config["alpha"],
+                           "export_gain": gain,
+                           "effective_alpha": config["alpha"] * gain,
                            "positives": config["positives"], "negatives": config["negatives"],
                            "queries": config["queries"],
                            "sets": _SETS[effect]},
@@ -190,8 +204,8 @@ def export_facelet(run_dir: Path, models_dir: Path = DEFAULT_MODELS_DIR,
                              "autoencoder_head": changes},
         "data": [DATA_NOTE], "licence": FACELET_LICENCE,
         "commands": recipe.reproduction_commands(
-            run_dir, "editor.training.train_facelet", EXPORTER + " facelet", [],
-            checkpoint["iteration"]),
+            run_dir, "editor.training.train_facelet", EXPORTER + " facelet",
+            ["--gain", f"{gain:g}"], checkpoint["iteration"]),
         "note": "The benchmark (restora-cli bench portrait) measures the age change with an "
                 "independent pixel-space age regressor; see models/RESULTS.md.",
     }
@@ -217,9 +231,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run-dir", required=True)
     p.add_argument("--which", choices=("best", "last"), default="best")
     p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
+    p.add_argument("--gain", type=float, default=1.0,
+                   help="facelet: scale its output (= the pseudo targets' alpha x gain)")
     args = p.parse_args(argv)
-    export = export_autoencoder if args.what == "autoencoder" else export_facelet
-    card = export(Path(args.run_dir), Path(args.models_dir), args.which)
+    if args.what == "autoencoder":
+        card = export_autoencoder(Path(args.run_dir), Path(args.models_dir), args.which)
+    else:
+        card = export_facelet(Path(args.run_dir), Path(args.models_dir), args.which, args.gain)
     print(json.dumps({k: card[k] for k in ("id", "sha256", "params", "size_bytes",
                                            "results_held_out") if k in card}, indent=2))
     return 0
