@@ -9,10 +9,12 @@ including degraded crops.
 Input: float32 NCHW RGB in [0, 1], an aligned face in the face toolkit's canonical frame
 (``align_face(..., padding=0)``), any size; it is resampled to :attr:`FaceIdNet.input_size`
 (64 px: identity lives in the coarse structure, and the guidance runs it 25 times per face).
-Output: (N, 128). dlib's vectors are not unit vectors (their norm is ~1.4 on UTKFace), so
-the output is a unit direction times one learned scale (initialised to dlib's mean norm):
-Euclidean distances are then on dlib's scale (the 0.6 threshold applies) and the cosine
-is the direction's.
+Output: (N, 128) on dlib's scale (Euclidean distances comparable with dlib's 0.6
+threshold). dlib's vectors of different people share a large common part (their mean over
+UTKFace has norm ~1.3 of their ~1.4), so the network predicts the offset from that mean
+(the ``centre`` buffer, set from the training data and shipped with the weights) and the
+cosine that matters — in training and in FRGD's guidance — is that of the offsets
+(:func:`centred_cosine`): the raw cosine of any two faces is ~0.9.
 """
 
 from __future__ import annotations
@@ -22,8 +24,6 @@ import torch.nn.functional as F
 from torch import nn
 
 EMBEDDING_DIM = 128
-#: Mean norm of dlib's embeddings of the UTKFace crops (the scale's starting value).
-DLIB_NORM = 1.40
 
 
 class _Block(nn.Module):
@@ -55,28 +55,32 @@ class FaceIdNet(nn.Module):
         self.blocks = nn.Sequential(*[_Block(a, b) for a, b in zip(widths[:-1], widths[1:])])
         side = input_size // 16
         self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.1),
-                                  nn.Linear(widths[-1] * side * side, dim),
-                                  nn.BatchNorm1d(dim))
-        self.log_scale = nn.Parameter(torch.tensor(float(DLIB_NORM)).log())
+                                  nn.Linear(widths[-1] * side * side, dim))
         self.register_buffer("mean", torch.tensor([0.5, 0.5, 0.5]).view(1, 3, 1, 1))
+        self.register_buffer("centre", torch.zeros(dim))
 
-    def direction(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 128) unit vectors (the identity's direction)."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2:] != (self.input_size, self.input_size):
             x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
                               align_corners=False, antialias=True)
         features = self.blocks(self.stem((x - self.mean) * 2.0))
-        return F.normalize(self.head(features), dim=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.direction(x) * self.log_scale.exp()
+        return self.centre + self.head(features)
 
 
-def distillation_loss(pred: torch.Tensor, target: torch.Tensor, l2_weight: float = 1.0
+def centred_cosine(a: torch.Tensor, b: torch.Tensor, centre: torch.Tensor | None
+                   ) -> torch.Tensor:
+    """Per-row cosine of ``a - centre`` and ``b - centre`` (plain cosine without one)."""
+    if centre is not None:
+        a, b = a - centre, b - centre
+    return F.cosine_similarity(a, b, dim=1)
+
+
+def distillation_loss(pred: torch.Tensor, target: torch.Tensor, l2_weight: float = 1.0,
+                      centre: torch.Tensor | None = None
                       ) -> tuple[torch.Tensor, dict[str, float]]:
-    """(1 - cosine) + ``l2_weight`` x squared Euclidean distance to dlib's vectors, both
-    batch means; also returns the two terms for the log."""
-    cosine = F.cosine_similarity(pred, target, dim=1).mean()
+    """(1 - cosine of the offsets from ``centre``) + ``l2_weight`` x squared Euclidean
+    distance to dlib's vectors, both batch means; also returns the terms for the log."""
+    cosine = centred_cosine(pred, target, centre).mean()
     l2 = ((pred - target) ** 2).sum(1).mean()
     loss = (1.0 - cosine) + l2_weight * l2
     return loss, {"cosine": float(cosine.detach()), "l2": float(l2.detach())}

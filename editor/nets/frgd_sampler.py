@@ -5,7 +5,7 @@ Diffusion, all applied to the x_0 estimate of every step:
 (a) classifier-free guidance on the identity embedding: ``v = v_null + cfg (v_id - v_null)``;
 (b) identity guidance: the gradient of the cosine similarity between the distilled
     identity (:class:`editor.nets.face_id.FaceIdNet`) of the predicted clean face and the
-    reference embedding, taken w.r.t. the predicted face (not back through the U-Net: one
+    reference embedding (both as offsets from dlib's mean vector), taken w.r.t. the predicted face (not back through the U-Net: one
     identity-net pass per step instead of a U-Net backward), normalised to unit RMS and
     scaled by ``identity_step``;
 (c) content guidance: the predicted face's down-scaled copy is pulled toward the input
@@ -26,6 +26,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from editor.nets.face_id import centred_cosine
 from editor.nets.frgd_unet import alpha_sigma, from_residual, to_residual
 
 MAX_STEPS = 25
@@ -78,10 +79,12 @@ def up(image: torch.Tensor, side: tuple[int, int]) -> torch.Tensor:
 
 def identity_gradient(id_net: torch.nn.Module, face: torch.Tensor, reference: torch.Tensor
                       ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(d cos(id_net(face), reference) / d face, the cosine), per face; finite."""
+    """(d cos(id_net(face), reference) / d face, the cosine), per face; finite. The cosine
+    is of the offsets from the identity network's ``centre`` (dlib's mean vector)."""
+    centre = getattr(id_net, "centre", None)
     with torch.enable_grad():
         x = face.detach().clamp(0.0, 1.0).requires_grad_(True)
-        cosine = F.cosine_similarity(id_net(x), reference, dim=1)
+        cosine = centred_cosine(id_net(x), reference, centre)
         (grad,) = torch.autograd.grad(cosine.sum(), x)
     return torch.nan_to_num(grad), cosine.detach()
 

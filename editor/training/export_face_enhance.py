@@ -11,7 +11,7 @@ UTKFace has no identity labels, so on the ``test`` split each face is paired wit
 augmented/degraded copy (same person) and with two other faces (different people); dlib
 and our network each decide "same person" by distance < 0.6 on the same pairs, and the card
 reports how often the two decisions agree, each one's accuracy against the pair labels,
-and the mean cosine of our vectors to dlib's. The diffusion and L1 cards carry the recipe
+and the mean cosine of our vectors to dlib's (of the offsets from dlib's mean vector). The diffusion and L1 cards carry the recipe
 and seconds per face; their quality is the benchmark's (``restora-cli bench face-enhance``).
 """
 
@@ -116,7 +116,10 @@ def identity_agreement(net: torch.nn.Module, faces: fd.FaceSet, log=print) -> di
     same = np.array([p[4] for p in pairs])
     agree = decisions["ours"] == decisions["dlib"]
 
-    def cos(a, b):
+    centre = net.centre.cpu().numpy()
+
+    def cos(a, b):   # of the offsets from dlib's mean (raw cosines of any faces are ~0.9)
+        a, b = a - centre, b - centre
         return float(np.mean(np.sum(a * b, 1) / (np.linalg.norm(a, axis=1)
                                                   * np.linalg.norm(b, axis=1))))
     return {

@@ -4,8 +4,9 @@
     python -m editor.training.train_face_id --run-dir ~/.cache/restora/runs/face-id \
         --iters 3000 --threads 1 [--resume] [--stop-at N]
 
-Loss: (1 - cosine) + l2_weight x squared distance to dlib's vector of the clean face
-(:func:`editor.nets.face_id.distillation_loss`). Each view is flipped, shifted/zoomed/rolled
+Loss: (1 - cosine of the offsets from dlib's mean vector) + l2_weight x squared distance
+to dlib's vector of the clean face (:func:`editor.nets.face_id.distillation_loss`; the
+mean over the training faces is the network's ``centre``). Each view is flipped, shifted/zoomed/rolled
 a little, and (p = ``--p-degrade``) blurred, down-scaled (x1-x6), noised and JPEG'd
 (:func:`editor.training.face_id_data.augment`), so the network keeps its answer on the
 degraded faces FRGD starts from and the half-formed faces it predicts. Batches are seeded
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from editor.nets.face_id import FaceIdNet, distillation_loss
+from editor.nets.face_id import FaceIdNet, centred_cosine, distillation_loss
 from editor.training import face_id_data as fd
 from editor.training import face_train_loop as loop
 
@@ -71,6 +72,7 @@ def make_task(args: argparse.Namespace, train: fd.FaceSet, val: fd.FaceSet
             "l2_weight": args.l2_weight, "p_degrade": args.p_degrade,
             "loss": "(1 - cosine) + l2_weight x squared L2 to dlib's embedding"}
         targets = torch.from_numpy(train.embeddings)
+        centre = targets.mean(0) if saved is None else None
         val_clean, val_degraded = validation_views(val)
         val_targets = torch.from_numpy(val.embeddings)
 
@@ -79,19 +81,26 @@ def make_task(args: argparse.Namespace, train: fd.FaceSet, val: fd.FaceSet
             index = rng.integers(0, len(train), config["batch"])
             x = to_tensor([fd.augment(train.images[i], rng, config["p_degrade"])
                            for i in index]).to(device)
-            return distillation_loss(net(x), targets[index].to(device), config["l2_weight"])
+            return distillation_loss(net(x), targets[index].to(device), config["l2_weight"],
+                                     net.centre)
 
         def validate(net, device):
             scores = {}
             for kind, views in (("clean", val_clean), ("degraded", val_degraded)):
                 pred = embed(net, views)
-                scores[f"{kind}_cosine"] = float(torch.nn.functional.cosine_similarity(
-                    pred, val_targets, dim=1).mean())
+                scores[f"{kind}_cosine"] = float(centred_cosine(
+                    pred, val_targets, net.centre.cpu()).mean())
                 scores[f"{kind}_distance"] = float((pred - val_targets).norm(dim=1).mean())
             scores["score"] = 0.5 * (scores["clean_cosine"] + scores["degraded_cosine"])
             return scores
 
-        return loop.Task(config, lambda c: FaceIdNet(**c["arch"]), loss,
+        def build(c):
+            net = FaceIdNet(**c["arch"])
+            if centre is not None:   # a fresh run: dlib's mean over the training faces
+                net.centre.copy_(centre)
+            return net
+
+        return loop.Task(config, build, loss,
                          validate if len(val) else None,
                          describe=f"face_id {config['arch']}, {len(train)} train faces, "
                                   f"{len(val)} val, batch {config['batch']}")

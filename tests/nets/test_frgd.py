@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from editor.nets import frgd_sampler as fs
-from editor.nets.face_id import FaceIdNet, distillation_loss
+from editor.nets.face_id import FaceIdNet, centred_cosine, distillation_loss
 from editor.nets.frgd_unet import (FRGDUNet, RegressionUNet, alpha_sigma, from_residual,
                                    to_residual)
 from tests.face_enhance_fakes import randomise_zero_layers
@@ -39,15 +39,23 @@ def test_unet_shapes_and_null_identity(nets):
         net(torch.randn(1, 3, 30, 30), torch.rand(1, 3, 30, 30), t[:1])
 
 
-def test_identity_net_is_on_dlib_scale_and_loss_is_finite():
+def test_identity_net_predicts_offsets_from_its_centre_and_loss_is_finite():
     torch.manual_seed(0)
-    net = FaceIdNet(width=4, input_size=16).train()
-    out = net(torch.rand(4, 3, 128, 128))
+    net = FaceIdNet(width=4, input_size=16).eval()
+    net.centre.fill_(0.1)
+    x = torch.rand(4, 3, 128, 128)
+    out = net(x)
     assert out.shape == (4, 128)
-    assert torch.allclose(out.norm(dim=1), torch.full((4,), 1.4), atol=1e-3)
-    loss, terms = distillation_loss(out, torch.randn(4, 128))
+    net.centre.zero_()
+    assert torch.allclose(out - 0.1, net(x), atol=1e-6)
+    target = torch.randn(4, 128)
+    loss, terms = distillation_loss(net.train()(x), target, centre=torch.full((128,), 0.1))
     loss.backward()
     assert torch.isfinite(loss) and set(terms) == {"cosine", "l2"}
+    # The cosine is that of the offsets: a shared offset does not make faces alike.
+    same = torch.ones(2, 128)
+    assert torch.allclose(centred_cosine(same + torch.eye(2, 128), same + torch.eye(2, 128)
+                                         .flip(0), torch.ones(128)), torch.zeros(2))
 
 
 def test_residual_round_trip_and_schedule_ends():
