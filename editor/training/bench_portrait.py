@@ -208,7 +208,8 @@ def edit_faces(picked: list[dict], judge: AgeRegressor, log=print) -> dict[str, 
             portrait.clear_cache()
         means = ages.mean(0)
         diffs = np.diff(ages, axis=1)
-        sign = -1.0 if effect == "younger" else 1.0
+        # Age effects must move age their own way; the gender effects only steadily.
+        sign = {"older": 1.0, "younger": -1.0}.get(effect, float(np.sign(means[-1] - means[0])))
         out["effects"][effect] = {
             "judged_age_mean_by_strength": {f"{s:+.1f}": round(float(m), 2)
                                             for s, m in zip(STRENGTHS, means)},

@@ -79,15 +79,88 @@ def measure(run_dir: Path, gains: list[float], count: int, log=print) -> list[di
     return rows
 
 
+def measure_through_tool(run_dir: Path, gains: list[float], count: int, log=print
+                         ) -> list[dict]:
+    """The same on TRAINING photos through the whole tool (detection, alignment, edit,
+    paste-back inside the face mask, composited), so what the mask leaves out (hair) does
+    not count: judged age change at +1 and identity distance at 0.7 for each gain."""
+    import tempfile
+
+    from editor.engine.registry import ModelSpec
+    from editor.engine.weights import save_weights
+    from editor.faces import default_backend, face_distance
+    from editor.faces.pixels import as_rgb_u8
+    from editor.tools import portrait
+    from editor.tools.model_slot import SingleModel
+    from editor.tools.schema import composite_masked
+    from editor.training.bench_portrait import judge_ages, train_age_regressor
+    from editor.training.export_facelet import scale_facelet
+
+    run_dir = Path(run_dir).expanduser()
+    checkpoint = torch.load(run_dir / "best.pt", map_location="cpu", weights_only=False)
+    config = checkpoint["config"]
+    faces = fd.load_faces()
+    judge, _ = train_age_regressor(faces, 1200, log)
+    train = faces.part("train")
+    ok = np.nonzero((train.ages >= 18) & (train.ages <= 70))[0]
+    rng = np.random.default_rng(5)
+    root = fd.default_data_root() / "faces_utkface" / "images"
+    photos = []
+    for i in rng.permutation(ok):
+        rgb = cv2.imread(str(root / str(train.names[i])))[:, :, ::-1].astype(np.float32) / 255
+        try:
+            face = max(portrait.find_faces(rgb, None), key=lambda f: f.size)
+        except ValueError:
+            continue
+        photos.append((rgb, face))
+        if len(photos) == count:
+            break
+    backend = default_backend()
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for gain in gains:
+            facelet = Facelet(config["features"] if "features" in config else 64,
+                              config["width"])
+            facelet.load_state_dict(checkpoint["model"])
+            sha = save_weights(scale_facelet(facelet, gain), Path(folder) / f"g{gain}.safetensors")
+            spec = ModelSpec(id=f"gain-{gain}", task="portrait_facelet", architecture="facelet",
+                             weights=f"g{gain}.safetensors", sha256=sha, licence="-",
+                             tiling=False, tile_overlap=0,
+                             arch_kwargs={"features": facelet.features, "width": facelet.width})
+            previous = portrait.set_facelet_source(lambda name: SingleModel(spec, folder))
+            try:
+                ages0, ages1, dists = [], [], []
+                for rgb, face in photos:
+                    portrait.clear_cache()
+                    shown = [composite_masked(rgb, portrait.portrait_image(
+                        rgb, effect="older", strength=s)) for s in (0.0, 1.0, 0.7)]
+                    ages0.append(shown[0])
+                    ages1.append(shown[1])
+                    dists.append(face_distance(
+                        backend.embedding(as_rgb_u8(rgb), face.landmarks),
+                        backend.embedding(as_rgb_u8(shown[2]), face.landmarks)))
+            finally:
+                portrait.set_facelet_source(previous)
+                portrait.clear_cache()
+            change = judge_ages(judge, ages1) - judge_ages(judge, ages0)
+            rows.append({"gain": gain, "age_change_at_+1": round(float(change.mean()), 2),
+                         "identity_distance_at_0.7": round(float(np.mean(dists)), 3)})
+            log(json.dumps(rows[-1]))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m editor.training.facelet_gain")
     p.add_argument("--run-dir", required=True)
     p.add_argument("--gains", type=float, nargs="+", default=[1, 2, 3, 4, 6])
     p.add_argument("--faces", type=int, default=48)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--through-tool", action="store_true",
+                   help="edit training photos through the whole tool (face mask included)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    rows = measure(Path(args.run_dir), args.gains, args.faces)
+    rows = (measure_through_tool if args.through_tool else measure)(
+        Path(args.run_dir), args.gains, args.faces)
     print(json.dumps({"run_dir": args.run_dir, "training_faces": args.faces, "rows": rows},
                      indent=2))
     return 0
