@@ -372,11 +372,11 @@ def train_user_facelet(positive: Path, negative: Path, name: str, *, label: str 
     say = progress or (lambda fraction, text="": None)
     sets = {}
     for which, folder in (("positive", positive), ("negative", negative)):
-        crops, notes = aligned_faces(folder_images(folder),
-                                     lambda f, t="": say(0.3 * f, t))
+        photos = folder_images(folder)
+        crops, notes = aligned_faces(photos, lambda f, t="": say(0.3 * f, t))
         if len(crops) < MIN_USER_FACES:
             detail = ("; ".join(notes[:3]) + (" ..." if len(notes) > 3 else "")) if notes \
-                else "no photos"
+                else f"{len(photos)} photo{'s' if len(photos) != 1 else ''} in it"
             raise ValueError(f"the {which} folder {folder} has {len(crops)} usable face"
                              f"{'s' if len(crops) != 1 else ''}; at least {MIN_USER_FACES} "
                              f"are needed ({detail})")
