@@ -70,7 +70,8 @@ def make_task(args: argparse.Namespace, train: fd.FaceSet, val: fd.FaceSet
             "model": "face_id", "arch": {"width": args.width, "input_size": args.input_size},
             "batch": args.batch, "lr": args.lr, "lr_min": args.lr_min, "seed": args.seed,
             "l2_weight": args.l2_weight, "p_degrade": args.p_degrade,
-            "loss": "(1 - cosine) + l2_weight x squared L2 to dlib's embedding"}
+            "loss": "(1 - cosine of the offsets from dlib's mean) + l2_weight x squared L2 to "
+                    "dlib's embedding"}
         targets = torch.from_numpy(train.embeddings)
         centre = targets.mean(0) if saved is None else None
         val_clean, val_degraded = validation_views(val)
