@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from editor.core.imageio import atomic_write
 from editor.engine.catalog import FACE_ENHANCE_LICENCE
 from editor.engine.weights import save_weights, sha256_file
 from editor.faces import SAME_PERSON_DISTANCE
@@ -195,10 +196,8 @@ def export_one(model_id: str, run_dir: Path, which: str, models_dir: Path,
         "notes": notes,
         "exported": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    card_path = models_dir / f"{model_id}.json"
-    temporary = card_path.with_name(card_path.name + ".partial")
-    temporary.write_text(json.dumps(card, indent=2, default=str) + "\n", encoding="utf-8")
-    temporary.replace(card_path)
+    text = json.dumps(card, indent=2, default=str) + "\n"
+    atomic_write(models_dir / f"{model_id}.json", lambda fh: fh.write(text.encode("utf-8")))
     assert sha256_file(weights_path) == sha
     return card
 

@@ -83,14 +83,19 @@ def run(args: argparse.Namespace, argv: list[str] | None, make_task: Callable[[d
                          lambda run_dir, log: _run(args, argv, make_task, run_dir, log))
 
 
-def train_command(parser: argparse.ArgumentParser, load_data: Callable[[argparse.Namespace],
-                  tuple], make_task: Callable[..., Callable[[dict | None], Task]],
-                  argv: list[str] | None, quiet: bool, data: tuple | None) -> dict[str, Any]:
-    """A trainer's ``train()``: parse, load the data (unless ``data`` is given: tests),
-    run. ``make_task(args, *data)`` returns the task factory."""
-    args = parser.parse_args(argv)
-    return run(args, argv, make_task(args, *(data if data is not None else load_data(args))),
-               quiet)
+def trainer(build_parser: Callable[[], argparse.ArgumentParser],
+            load_data: Callable[[argparse.Namespace], tuple],
+            make_task: Callable[..., Callable[[dict | None], Task]]) -> Callable[..., dict]:
+    """A trainer's ``train(argv=None, *, quiet=False, data=None)``: parse, load the data
+    (unless ``data`` is given: tests), run. ``make_task(args, *data)`` returns the task
+    factory."""
+    def train(argv: list[str] | None = None, *, quiet: bool = False,
+              data: tuple | None = None) -> dict[str, Any]:
+        args = build_parser().parse_args(argv)
+        factory = make_task(args, *(data if data is not None else load_data(args)))
+        return run(args, argv, factory, quiet)
+
+    return train
 
 
 def data_root(args: argparse.Namespace) -> Path:

@@ -130,16 +130,16 @@ def make_task(args: argparse.Namespace, train: fd.FaceSet, val: fd.FaceSet):
     return task
 
 
-def train(argv: list[str] | None = None, *, quiet: bool = False,
-          data: tuple[fd.FaceSet, fd.FaceSet] | None = None) -> dict[str, Any]:
-    """Run (or continue) a run; ``data`` (tests) = (train, val) faces instead of UTKFace."""
-    def load(args):
-        root = loop.data_root(args)
-        need = args.objective == "diffusion" and args.identity_source == "dlib"
-        return (fd.load_faces("train", root, embeddings=need),
-                fd.load_faces("val", root, args.val_faces, embeddings=need))
+def _load(args: argparse.Namespace) -> tuple[fd.FaceSet, fd.FaceSet]:
+    root = loop.data_root(args)
+    need = args.objective == "diffusion" and args.identity_source == "dlib"
+    return (fd.load_faces("train", root, embeddings=need),
+            fd.load_faces("val", root, args.val_faces, embeddings=need))
 
-    return loop.train_command(build_parser(), load, make_task, argv, quiet, data)
+
+#: train(argv=None, *, quiet=False, data=None): run (or continue) a run; ``data`` (tests) =
+#: (train, val) faces instead of UTKFace's.
+train = loop.trainer(build_parser, _load, make_task)
 
 
 def main(argv: list[str] | None = None) -> int:
