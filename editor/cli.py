@@ -175,6 +175,8 @@ def _param_summary(p: Param) -> str:
         return f"{p.name}={p.default} {{{','.join(v for v, _ in p.choices)}}}"
     if p.kind is bool:
         return f"{p.name}={str(p.default).lower()}"
+    if p.kind == "path":
+        return f"{p.name}=PATH" + (f" (default {p.default})" if p.default else " (optional)")
     lo, hi = p.range
     return f"{p.name}={p.default:g} ({lo:g}–{hi:g})"
 
