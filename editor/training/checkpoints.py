@@ -94,3 +94,18 @@ class RunCheckpoints:
         atomic_save({"model": self.net.state_dict(), "iteration": self.iteration,
                      "val": scores, "config": self.config}, self.best_path)
         return True
+
+
+def load_exact(net: torch.nn.Module, path: Path) -> None:
+    """``--init``: start from shipped weights (buffers too), which must fit ``net``'s
+    architecture exactly — a silently partial load would train something else."""
+    from safetensors.torch import load_file
+
+    state = load_file(str(path))
+    own = net.state_dict()
+    bad = sorted(k for k in own if k not in state or tuple(state[k].shape) != tuple(own[k].shape))
+    wrong = bad + sorted(set(state) - set(own))
+    if wrong:
+        raise ValueError(f"--init {path}: does not fit this architecture (mismatched: "
+                         f"{', '.join(wrong[:3])}{' ...' if len(wrong) > 3 else ''})")
+    net.load_state_dict(state)

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import sys
 import time
@@ -52,16 +51,12 @@ import torch.nn.functional as F
 from editor.core.metrics import psnr
 from editor.nets.srn_deblur import DEFAULT_WIDTH, SRNDeblur, count_parameters
 from editor.training import deblur_data
-from editor.training.checkpoints import RunCheckpoints
-from editor.training.run_utils import RunLog, catch_stop_signals, training_device
+from editor.training.checkpoints import RunCheckpoints, load_exact as load_init
+from editor.training.run_utils import (RunLog, catch_stop_signals, cosine_lr, in_run_folder,
+                                       training_device)
 
 DEFAULT_ARCH: dict[str, Any] = {"width": DEFAULT_WIDTH, "scales": 3}
 LOSSES = ("l1", "l2")
-
-
-def cosine_lr(iteration: int, total: int, lr: float, lr_min: float) -> float:
-    t = min(max(iteration / max(total, 1), 0.0), 1.0)
-    return lr_min + 0.5 * (lr - lr_min) * (1.0 + math.cos(math.pi * t))
 
 
 def target_pyramid(sharp: torch.Tensor, levels: int) -> list[torch.Tensor]:
@@ -134,21 +129,6 @@ def validate(net: SRNDeblur, val: list[deblur_data.ValPair],
     return {"psnr": mean_ours, "input_psnr": mean_input, "gain": mean_ours - mean_input}
 
 
-def load_init(net: SRNDeblur, path: Path) -> None:
-    """Start from a shipped model's weights; they must fit this architecture exactly (the
-    levels share one parameter set, so there is nothing per-scale to skip)."""
-    from safetensors.torch import load_file
-
-    state = load_file(str(path))
-    own = net.state_dict()
-    bad = sorted(k for k in own if k not in state or tuple(state[k].shape) != tuple(own[k].shape))
-    extra = sorted(set(state) - set(own))
-    if bad or extra:
-        raise ValueError(f"--init {path}: does not fit this architecture (mismatched: "
-                         f"{', '.join((bad + extra)[:3])}{' ...' if len(bad + extra) > 3 else ''})")
-    net.load_state_dict(state)
-
-
 def train(argv: list[str] | None = None, *, quiet: bool = False) -> dict[str, Any]:
     """Run (or continue) one training run; returns a summary (tests use it)."""
     args = build_parser().parse_args(argv)
@@ -156,16 +136,8 @@ def train(argv: list[str] | None = None, *, quiet: bool = False) -> dict[str, An
     if args.patch < 16 or args.patch % 16:
         raise SystemExit(f"--patch must be a multiple of 16 (3 levels, 2 stride-2 convs), "
                          f"got {args.patch}")
-    run_dir = Path(args.run_dir).expanduser()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    log = RunLog(run_dir / "train.log", quiet)
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(max(1, args.threads))
-    try:
-        return _train(args, argv, run_dir, log)
-    finally:
-        # A caller (a test, a notebook) keeps its own thread count after the run.
-        torch.set_num_threads(threads_before)
+    return in_run_folder(args.run_dir, args.threads, quiet,
+                         lambda run_dir, log: _train(args, argv, run_dir, log))
 
 
 def _train(args: argparse.Namespace, argv: list[str], run_dir: Path, log: RunLog

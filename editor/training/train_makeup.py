@@ -56,18 +56,14 @@ from editor.core.metrics import psnr
 from editor.nets.crn import (DEFAULT_DEPTH, DEFAULT_GROUPS, DEFAULT_WIDTH,
                              ComponentRegressionNet, PlainCNN, count_parameters)
 from editor.training import makeup_data as md
-from editor.training.run_utils import (RunLog, atomic_save, catch_stop_signals, record_command,
-                                       training_device)
+from editor.training.checkpoints import load_exact as load_init
+from editor.training.run_utils import (RunLog, atomic_save, catch_stop_signals, cosine_lr,
+                                       record_command, training_device)
 
 MODELS = ("crn", "plain")
 DEFAULT_ARCH: dict[str, Any] = {"width": DEFAULT_WIDTH, "depth": DEFAULT_DEPTH,
                                 "groups": DEFAULT_GROUPS}
 DEFAULT_STD_FLOOR = 0.01
-
-
-def cosine_lr(iteration: int, total: int, lr: float, lr_min: float) -> float:
-    t = min(max(iteration / max(total, 1), 0.0), 1.0)
-    return lr_min + 0.5 * (lr - lr_min) * (1.0 + math.cos(math.pi * t))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,20 +169,6 @@ def validate(net: torch.nn.Module, val: md.EvalSet, device: torch.device) -> dic
     kinds = [k for k in ("synthetic", "real") if f"{k}_psnr" in scores]
     scores["score"] = float(np.mean([scores[f"{k}_psnr"] for k in kinds]))
     return scores
-
-
-def load_init(net: torch.nn.Module, path: Path) -> None:
-    """Start from shipped weights (buffers too: a CRN keeps its basis)."""
-    from safetensors.torch import load_file
-
-    state = load_file(str(path))
-    own = net.state_dict()
-    bad = sorted(k for k in own if k not in state or tuple(state[k].shape) != tuple(own[k].shape))
-    extra = sorted(set(state) - set(own))
-    if bad or extra:
-        raise ValueError(f"--init {path}: does not fit this architecture (mismatched: "
-                         f"{', '.join((bad + extra)[:3])})")
-    net.load_state_dict(state)
 
 
 def train(argv: list[str] | None = None, *, quiet: bool = False,

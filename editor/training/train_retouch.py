@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import sys
 import time
@@ -46,16 +45,12 @@ import torch.nn.functional as F
 from editor.core.metrics import psnr
 from editor.nets.lptn import LPTN, count_parameters
 from editor.training import retouch_data
-from editor.training.checkpoints import RunCheckpoints
-from editor.training.run_utils import RunLog, catch_stop_signals, training_device
+from editor.training.checkpoints import RunCheckpoints, load_exact as load_init
+from editor.training.run_utils import (catch_stop_signals, cosine_lr, in_run_folder,
+                                       training_device)
 
 TASKS = ("distort", "fivek")
 DEFAULT_ARCH: dict[str, Any] = {}
-
-
-def cosine_lr(iteration: int, total: int, lr: float, lr_min: float) -> float:
-    t = min(max(iteration / max(total, 1), 0.0), 1.0)
-    return lr_min + 0.5 * (lr - lr_min) * (1.0 + math.cos(math.pi * t))
 
 
 def colour_loss(out: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -91,20 +86,6 @@ def validate(net: torch.nn.Module, pairs: Sequence[retouch_data.Pair],
     net.train(was_training)
     mean_ours, mean_input = float(np.mean(ours)), float(np.mean(inputs))
     return {"psnr": mean_ours, "input_psnr": mean_input, "gain": mean_ours - mean_input}
-
-
-def load_init(net: torch.nn.Module, path: Path) -> None:
-    """Start from exported weights; they must fit this architecture exactly."""
-    from safetensors.torch import load_file
-
-    state = load_file(str(path))
-    own = net.state_dict()
-    bad = sorted(k for k in own if k not in state or tuple(state[k].shape) != tuple(own[k].shape))
-    extra = sorted(set(state) - set(own))
-    if bad or extra:
-        raise ValueError(f"--init {path}: does not fit this architecture (mismatched: "
-                         f"{', '.join((bad + extra)[:3])}{' ...' if len(bad + extra) > 3 else ''})")
-    net.load_state_dict(state)
 
 
 def train_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, before: np.ndarray,
@@ -167,15 +148,8 @@ def train(argv: list[str] | None = None, *, quiet: bool = False) -> dict[str, An
     """Run (or continue) one training run; returns a summary (tests use it)."""
     args = build_parser().parse_args(argv)
     argv = list(sys.argv[1:] if argv is None else argv)
-    run_dir = Path(args.run_dir).expanduser()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    log = RunLog(run_dir / "train.log", quiet)
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(max(1, args.threads))
-    try:
-        return _train(args, argv, run_dir, log)
-    finally:
-        torch.set_num_threads(threads_before)
+    return in_run_folder(args.run_dir, args.threads, quiet,
+                         lambda run_dir, log: _train(args, argv, run_dir, log))
 
 
 def _train(args: argparse.Namespace, argv: list[str], run_dir: Path,

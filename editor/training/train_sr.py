@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import sys
 import time
@@ -46,7 +45,7 @@ from editor.nets.sr_residual import ResidualSRBody, Upsampler, base_upsample
 from editor.training import sr_data
 from editor.training.degrade import degrade, noisy_jpeg
 from editor.training.checkpoints import RunCheckpoints
-from editor.training.run_utils import RunLog, catch_stop_signals, training_device
+from editor.training.run_utils import RunLog, catch_stop_signals, cosine_lr, training_device
 
 MODELS = ("quality", "fast", "real")
 
@@ -125,9 +124,6 @@ class Trainee(nn.Module):
         return sorted(set(skipped))
 
 
-def cosine_lr(iteration: int, total: int, lr: float, lr_min: float) -> float:
-    t = min(max(iteration / max(total, 1), 0.0), 1.0)
-    return lr_min + 0.5 * (lr - lr_min) * (1.0 + math.cos(math.pi * t))
 
 
 def parse_scales(text: str) -> list[int]:

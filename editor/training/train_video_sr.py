@@ -38,18 +38,14 @@ import torch.nn.functional as F
 
 from editor.nets.spmc import SPMCVideoSR, count_parameters
 from editor.training import sr_data, video_data
-from editor.training.checkpoints import RunCheckpoints
-from editor.training.run_utils import RunLog, catch_stop_signals, training_device
+from editor.training.checkpoints import RunCheckpoints, load_exact as load_init
+from editor.training.run_utils import (RunLog, catch_stop_signals, cosine_lr, in_run_folder,
+                                       training_device)
 
 DEFAULT_ARCH: dict[str, Any] = {"flow_width": 24, "widths": [16, 32, 48], "hidden": 32}
 SCALE_WEIGHTS = {2: 0.25, 3: 0.2, 4: 0.55}
 FRAME_WEIGHTS = {3: 0.25, 5: 0.6, 7: 0.15}
 VAL_SCALE, VAL_FRAMES, VAL_PATCH, VAL_BORDER = 4, 5, 192, 8
-
-
-def cosine_lr(iteration: int, total: int, lr: float, lr_min: float) -> float:
-    t = min(max(iteration / max(total, 1), 0.0), 1.0)
-    return lr_min + 0.5 * (lr - lr_min) * (1.0 + math.cos(math.pi * t))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,29 +139,11 @@ def validate(net: SPMCVideoSR, val: list[dict[str, Any]], device: torch.device
     return result
 
 
-def load_init(net: SPMCVideoSR, path: Path) -> None:
-    from safetensors.torch import load_file
-
-    state = load_file(str(path))
-    own = net.state_dict()
-    bad = sorted(k for k in own if k not in state or tuple(state[k].shape) != tuple(own[k].shape))
-    if bad or set(state) - set(own):
-        raise ValueError(f"--init {path}: does not fit this architecture ({bad[:3]})")
-    net.load_state_dict(state)
-
-
 def train(argv: list[str] | None = None, *, quiet: bool = False) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
     argv = list(sys.argv[1:] if argv is None else argv)
-    run_dir = Path(args.run_dir).expanduser()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    log = RunLog(run_dir / "train.log", quiet)
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(max(1, args.threads))
-    try:
-        return _train(args, argv, run_dir, log)
-    finally:
-        torch.set_num_threads(threads_before)
+    return in_run_folder(args.run_dir, args.threads, quiet,
+                         lambda run_dir, log: _train(args, argv, run_dir, log))
 
 
 def _train(args: argparse.Namespace, argv: list[str], run_dir: Path, log: RunLog
