@@ -222,8 +222,17 @@ def _restore(rgb: np.ndarray, source: DeblurModels, progress: Progress, tile: in
     # image (a 1-pixel image becomes a 16-pixel flat one).
     padded = np.pad(rgb, ((0, padded_h - height), (0, padded_w - width), (0, 0)),
                     mode="reflect" if min(height, width) > 1 else "edge")
-    restored = run_tiled(model, padded, tile=tile, overlap=overlap, progress=progress,
-                         multiple=multiple, min_size=multiple)
+    from editor.engine.device import fast_convolutions
+
+    try:
+        device = next(model.parameters()).device
+    except StopIteration:
+        device = "cpu"
+    context, prepare = fast_convolutions(model, device)
+    with context:
+        restored = run_tiled(lambda tensor: model(prepare(tensor)), padded, tile=tile,
+                             overlap=overlap, progress=progress, multiple=multiple,
+                             min_size=multiple, device=device)
     restored = np.ascontiguousarray(restored[:height, :width])
     return np.clip(restored, 0.0, 1.0, out=restored)
 

@@ -74,3 +74,24 @@ def test_worker_threads_get_the_chosen_thread_count():
         assert seen == [1]
     finally:
         device.set_cpu_threads(before)
+
+
+def test_fast_convolutions_keep_results_within_a_level_and_float32_on_request(monkeypatch):
+    from editor.engine.device import fast_convolutions
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 5, padding=2), torch.nn.ReLU(),
+                              torch.nn.Conv2d(8, 3, 5, padding=2))
+    x = torch.rand(1, 3, 32, 40)
+    with torch.inference_mode():
+        expected = net(x)
+        context, prepare = fast_convolutions(net, "cpu")
+        with context:
+            fast = net(prepare(x)).float()
+        # bfloat16 (where the CPU has it) keeps ~3 significant digits: far below a level.
+        assert (fast - expected).abs().max() < 1 / 255
+        monkeypatch.setenv("RESTORA_BF16", "0")
+        context, prepare = fast_convolutions(net, "cpu")
+        with context:
+            exact = net(prepare(x))
+        assert torch.allclose(exact, expected, atol=1e-6)
