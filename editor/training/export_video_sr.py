@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from editor.core.imageio import atomic_write
 from editor.engine.catalog import VIDEO_ARCH, VIDEO_LICENCE
 from editor.engine.weights import save_weights, sha256_file
 from editor.nets.spmc import SPMCVideoSR, count_parameters
@@ -133,10 +134,8 @@ def export(run_dir: Path, which: str = "best", models_dir: Path | None = None,
         "notes": list(notes or []),
         "exported": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    card_path = models_dir / f"{MODEL_ID}.json"
-    temporary = card_path.with_name(card_path.name + ".partial")
-    temporary.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    temporary.replace(card_path)
+    text = json.dumps(card, indent=2) + "\n"
+    atomic_write(models_dir / f"{MODEL_ID}.json", lambda fh: fh.write(text.encode("utf-8")))
     assert sha256_file(weights_path) == sha
     return card
 
