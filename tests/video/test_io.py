@@ -411,7 +411,8 @@ def test_disk_full_while_writing_removes_the_temporary_output(tmp_path, monkeypa
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(vio._VideoWriter, "_mux", full)
+    from editor.video.video_writer import VideoFileWriter
+    monkeypatch.setattr(VideoFileWriter, "_mux", full)
     writer = open_writer(tmp_path / "x.mp4", width=W, height=H, fps=Fraction(25))
     with pytest.raises(VideoError, match="Not enough disk space"):
         writer.write(gradient(0))
