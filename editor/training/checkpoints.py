@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -34,6 +35,7 @@ class RunCheckpoints:
         self.config, self.log, self.sampler_state = config, log, sampler_state
         self.last_path, self.best_path = self.run_dir / "last.pt", self.run_dir / "best.pt"
         self.iteration, self.best, self.history = 0, -math.inf, []
+        self._saved_at = time.monotonic()
 
     def start(self, argv: list[str], *, resume: bool, init: str | None,
               load_init: Callable[[Path], dict[str, Any] | None],
@@ -82,6 +84,20 @@ class RunCheckpoints:
         atomic_save({"model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
                      "iteration": self.iteration, "best": self.best, "history": self.history,
                      "config": self.config, "rng": rng}, self.last_path)
+        self._saved_at = time.monotonic()
+
+    def save_every(self, minutes: float) -> None:
+        """Write ``last.pt`` when ``minutes`` have passed since it was last written."""
+        if time.monotonic() - self._saved_at > minutes * 60:
+            self.save_last()
+
+    def finish(self, signalled: bool, **summary: Any) -> dict[str, Any]:
+        """The end of a run (finished, or stopped by a signal): ``last.pt`` written, the
+        stop logged, and the summary the trainers return (tests read it)."""
+        self.save_last()
+        self.log(f"stopped at iteration {self.iteration}" + (" (signal)" if signalled else ""))
+        return {"iteration": self.iteration, "best": self.best, "history": self.history,
+                "run_dir": str(self.run_dir), **summary}
 
     def record_validation(self, scores: dict[str, float], key: str = "psnr",
                           eligible: bool = True) -> bool:

@@ -174,7 +174,6 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path, log: RunLog
         f"{args.patch}px, {args.loss} loss, iterations {run.iteration} -> {stop_at} of "
         f"{args.iters}")
     net.train()
-    last_save = time.monotonic()
     window_loss, window_start, window_n = 0.0, time.monotonic(), 0
     first_loss = last_loss = None
     # Batches depend only on (seed, iteration), so making the next one ahead in other
@@ -218,9 +217,7 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path, log: RunLog
                 marker = " (best)" if run.record_validation(scores) else ""
                 log(f"val it {iteration}: psnr {scores['psnr']:.3f} dB (input "
                     f"{scores['input_psnr']:.3f}, gain {scores['gain']:+.3f})" + marker)
-            if time.monotonic() - last_save > args.checkpoint_minutes * 60:
-                run.save_last()
-                last_save = time.monotonic()
+            run.save_every(args.checkpoint_minutes)
     except BaseException:
         # A crash mid-iteration leaves the step unfinished; the previous checkpoint is the
         # last consistent state, so it is left as it is.
@@ -230,11 +227,9 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path, log: RunLog
         for executor in (ahead, pool):
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
-    run.save_last()
+    summary = run.finish(bool(stop_requested), first_loss=first_loss, last_loss=last_loss)
     restore_signals()
-    log(f"stopped at iteration {run.iteration}" + (" (signal)" if stop_requested else ""))
-    return {"iteration": run.iteration, "best": run.best, "history": run.history,
-            "first_loss": first_loss, "last_loss": last_loss, "run_dir": str(run_dir)}
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:

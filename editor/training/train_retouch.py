@@ -182,7 +182,6 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path,
     # Held-out FiveK pairs are the benchmark's: watched, never used to choose weights.
     choose_best = args.task == "distort"
     net.train()
-    last_save = time.monotonic()
     window_loss, window_start, window_n = 0.0, time.monotonic(), 0
     first_loss = last_loss = None
     try:
@@ -207,17 +206,13 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path,
                 marker = " (best)" if run.record_validation(scores, eligible=choose_best) else ""
                 log(f"val it {iteration}: psnr {scores['psnr']:.3f} dB (input "
                     f"{scores['input_psnr']:.3f}, gain {scores['gain']:+.3f})" + marker)
-            if time.monotonic() - last_save > args.checkpoint_minutes * 60:
-                run.save_last()
-                last_save = time.monotonic()
+            run.save_every(args.checkpoint_minutes)
     except BaseException:
         restore_signals()
         raise
-    run.save_last()
+    summary = run.finish(bool(stop_requested), first_loss=first_loss, last_loss=last_loss)
     restore_signals()
-    log(f"stopped at iteration {run.iteration}" + (" (signal)" if stop_requested else ""))
-    return {"iteration": run.iteration, "best": run.best, "history": run.history,
-            "first_loss": first_loss, "last_loss": last_loss, "run_dir": str(run_dir)}
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -241,7 +241,6 @@ def train(argv: list[str] | None = None, *, quiet: bool = False) -> dict[str, An
         f"{len(train_images)} train / {len(val_images)} val images, "
         f"iterations {run.iteration} -> {stop_at} of {args.iters}")
     trainee.train()
-    last_save = time.monotonic()
     window_loss, window_start, window_n = 0.0, time.monotonic(), 0
     first_loss = last_loss = None
     try:
@@ -280,19 +279,15 @@ def train(argv: list[str] | None = None, *, quiet: bool = False) -> dict[str, An
                 marker = " (best)" if run.record_validation(scores, key="mean") else ""
                 log(f"val it {iteration}: " + ", ".join(f"{k} {v:.3f}" for k, v in
                                                        scores.items()) + marker)
-            if time.monotonic() - last_save > args.checkpoint_minutes * 60:
-                run.save_last()
-                last_save = time.monotonic()
+            run.save_every(args.checkpoint_minutes)
     except BaseException:
         # A crash mid-iteration may have drawn patches without finishing the step; the
         # previous checkpoint is the last consistent state, so it is left as it is.
         restore_signals()
         raise
-    run.save_last()
+    summary = run.finish(bool(stop_requested), first_loss=first_loss, last_loss=last_loss)
     restore_signals()
-    log(f"stopped at iteration {run.iteration}" + (" (signal)" if stop_requested else ""))
-    return {"iteration": run.iteration, "best": run.best, "history": run.history,
-            "first_loss": first_loss, "last_loss": last_loss, "run_dir": str(run_dir)}
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:

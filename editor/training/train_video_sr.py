@@ -178,7 +178,6 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path, log: RunLog
         f"iterations {run.iteration} -> {stop_at} of {args.iters} "
         f"(flow only < {args.flow_iters})")
     net.train()
-    last_save = time.monotonic()
     window: dict[str, float] = {}
     window_n, window_start = 0, time.monotonic()
     first_loss = last_loss = None
@@ -227,17 +226,13 @@ def _train(args: argparse.Namespace, argv: list[str], run_dir: Path, log: RunLog
                 marker = " (best)" if improved else ""
                 log(f"val it {iteration}: " + " ".join(
                     f"{k} {v:.3f}" for k, v in sorted(scores.items())) + marker)
-            if time.monotonic() - last_save > args.checkpoint_minutes * 60:
-                run.save_last()
-                last_save = time.monotonic()
+            run.save_every(args.checkpoint_minutes)
     except BaseException:
         restore_signals()
         raise
-    run.save_last()
+    summary = run.finish(bool(stop_requested), first_loss=first_loss, last_loss=last_loss)
     restore_signals()
-    log(f"stopped at iteration {run.iteration}" + (" (signal)" if stop_requested else ""))
-    return {"iteration": run.iteration, "best": run.best, "history": run.history,
-            "first_loss": first_loss, "last_loss": last_loss, "run_dir": str(run_dir)}
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
