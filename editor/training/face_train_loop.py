@@ -10,7 +10,6 @@ the batches, noise and timesteps an uninterrupted one would.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from dataclasses import dataclass
@@ -20,8 +19,9 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from editor.training.run_utils import (RunLog, atomic_save, catch_stop_signals, cosine_lr,
-                                       in_run_folder, record_command, training_device)
+from editor.training.checkpoints import RunCheckpoints
+from editor.training.run_utils import (RunLog, catch_stop_signals, cosine_lr, in_run_folder,
+                                       record_command, training_device)
 
 
 DROPOUT_STREAM = 0x44524F50  # "DROP"
@@ -106,7 +106,7 @@ def data_root(args: argparse.Namespace) -> Path:
 
 def _run(args, argv, make_task, run_dir: Path, log: RunLog) -> dict[str, Any]:
     device = training_device(args.device)
-    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
+    last_path = run_dir / "last.pt"
     checkpoint = None
     if args.resume:
         if not last_path.is_file():
@@ -122,19 +122,17 @@ def _run(args, argv, make_task, run_dir: Path, log: RunLog) -> dict[str, Any]:
     torch.manual_seed(seed)
     net = task.build(config).to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
-    iteration, best, history = 0, -math.inf, []
+    # The network is built from the checkpoint's own configuration, so resuming is done
+    # here; saving, the best weights and the end of the run are the shared RunCheckpoints'.
+    run = RunCheckpoints(run_dir, net, optimizer, config, log)
     if checkpoint is not None:
         net.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
-        iteration, best, history = checkpoint["iteration"], checkpoint["best"], \
+        run.iteration, run.best, run.history = checkpoint["iteration"], checkpoint["best"], \
             checkpoint["history"]
-        log(f"resumed from iteration {iteration}")
+        log(f"resumed from iteration {run.iteration}")
+    iteration = run.iteration
     record_command(run_dir, argv, iteration)
-
-    def save_last() -> None:
-        atomic_save({"model": net.state_dict(), "optimizer": optimizer.state_dict(),
-                     "iteration": iteration, "best": best, "history": history,
-                     "config": config}, last_path)
 
     stop_requested, restore_signals = catch_stop_signals()
     stop_at = args.iters if args.stop_at is None else min(args.stop_at, args.iters)
@@ -142,7 +140,6 @@ def _run(args, argv, make_task, run_dir: Path, log: RunLog) -> dict[str, Any]:
     log(f"{task.describe} on {device}, {params} params, iterations {iteration} -> "
         f"{stop_at} of {args.iters}")
     net.train()
-    last_save = time.monotonic()
     window: dict[str, float] = {}
     window_start, window_n = time.monotonic(), 0
     first_loss = last_loss = None
@@ -158,7 +155,7 @@ def _run(args, argv, make_task, run_dir: Path, log: RunLog) -> dict[str, Any]:
             if args.clip > 0:
                 torch.nn.utils.clip_grad_norm_(net.parameters(), args.clip)
             optimizer.step()
-            iteration += 1
+            run.iteration = iteration = iteration + 1
             value = float(loss.detach())
             first_loss = value if first_loss is None else first_loss
             last_loss = value
@@ -177,23 +174,13 @@ def _run(args, argv, make_task, run_dir: Path, log: RunLog) -> dict[str, Any]:
                 net.eval()
                 scores = task.validate(net, device)
                 net.train()
-                history.append({"iteration": iteration, **scores})
-                marker = ""
-                if scores["score"] > best:
-                    best = scores["score"]
-                    atomic_save({"model": net.state_dict(), "iteration": iteration,
-                                 "val": scores, "config": config}, best_path)
-                    marker = " (best)"
+                marker = " (best)" if run.record_validation(scores, key="score") else ""
                 log(f"val it {iteration}: " + " ".join(f"{k} {v:.4f}" for k, v in
                                                        scores.items()) + marker)
-            if time.monotonic() - last_save > args.checkpoint_minutes * 60:
-                save_last()
-                last_save = time.monotonic()
+            run.save_every(args.checkpoint_minutes)
     except BaseException:
         restore_signals()
         raise
-    save_last()
+    summary = run.finish(bool(stop_requested), first_loss=first_loss, last_loss=last_loss)
     restore_signals()
-    log(f"stopped at iteration {iteration}" + (" (signal)" if stop_requested else ""))
-    return {"iteration": iteration, "best": best, "history": history,
-            "first_loss": first_loss, "last_loss": last_loss, "run_dir": str(run_dir)}
+    return summary
