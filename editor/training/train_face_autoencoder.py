@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -36,7 +35,8 @@ import torch.nn.functional as F
 
 from editor.nets.facelet import AGE_SCALE, FaceAutoencoder, count_parameters
 from editor.training import facelet_data as fd
-from editor.training.run_utils import (atomic_save, catch_stop_signals, cosine_lr,
+from editor.training.checkpoints import RunCheckpoints
+from editor.training.run_utils import (catch_stop_signals, cosine_lr,
                                        in_run_folder, record_command, training_device)
 
 
@@ -122,8 +122,7 @@ def _train(args, argv, run_dir, log, faces) -> dict[str, Any]:
               "loss": "L1 + grad_weight x gradient L1 + age_weight x age L1 (years/50) + "
                       "gender_weight x gender BCE"}
     torch.manual_seed(args.seed)
-    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
-    iteration, best, history = 0, -math.inf, []
+    last_path = run_dir / "last.pt"
     checkpoint = None
     if args.resume:
         if not last_path.is_file():
@@ -134,13 +133,18 @@ def _train(args, argv, run_dir, log, faces) -> dict[str, Any]:
         raise SystemExit(f"{run_dir} already has a checkpoint; use --resume or a new --run-dir")
     net = FaceAutoencoder(**config["arch"]).to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=args.lr)
+    # The network is built from the checkpoint's own configuration, so resuming is done
+    # here; saving, the best weights and the end of the run are the shared RunCheckpoints'.
+    run = RunCheckpoints(run_dir, net, optimizer, config, log)
     if checkpoint is not None:
         net.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
-        iteration, best, history = (checkpoint["iteration"], checkpoint["best"],
-                                    checkpoint["history"])
-        torch.set_rng_state(checkpoint["rng"])
-        log(f"resumed from iteration {iteration} (best held-out {best:.2f} dB)")
+        run.iteration, run.best, run.history = (checkpoint["iteration"], checkpoint["best"],
+                                                checkpoint["history"])
+        rng = checkpoint["rng"]  # a bare tensor in checkpoints written before RunCheckpoints
+        torch.set_rng_state(rng["torch"] if isinstance(rng, dict) else rng)
+        log(f"resumed from iteration {run.iteration} (best held-out {run.best:.2f} dB)")
+    iteration = run.iteration
 
     if faces is None:
         faces = fd.load_faces(Path(args.data).expanduser() if args.data else None, log=log)
@@ -153,18 +157,12 @@ def _train(args, argv, run_dir, log, faces) -> dict[str, Any]:
                                     .astype(int)))
     record_command(run_dir, argv, iteration)
 
-    def save_last() -> None:
-        atomic_save({"model": net.state_dict(), "optimizer": optimizer.state_dict(),
-                     "iteration": iteration, "best": best, "history": history,
-                     "config": config, "rng": torch.get_rng_state()}, last_path)
-
     stop_requested, restore_signals = catch_stop_signals()
     stop_at = args.iters if args.stop_at is None else min(args.stop_at, args.iters)
     log(f"autoencoder {config['arch'] or 'default'} on {device}, {count_parameters(net)} "
         f"params, {len(train_set)} train / {len(val_set)} held-out faces, batch "
         f"{config['batch']}, iterations {iteration} -> {stop_at} of {args.iters}")
     net.train()
-    last_save = time.monotonic()
     window: dict[str, float] = {}
     window_n, window_start = 0, time.monotonic()
     try:
@@ -182,7 +180,7 @@ def _train(args, argv, run_dir, log, faces) -> dict[str, Any]:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             optimizer.step()
-            iteration += 1
+            run.iteration = iteration = iteration + 1
             for k, v in {"loss": float(loss.detach()), **parts}.items():
                 window[k] = window.get(k, 0.0) + v
             window_n += 1
@@ -193,25 +191,16 @@ def _train(args, argv, run_dir, log, faces) -> dict[str, Any]:
                 window, window_n, window_start = {}, 0, time.monotonic()
             if iteration % args.val_every == 0 or iteration == stop_at:
                 scores = evaluate(net, val_set, device)
-                history.append({"iteration": iteration, **scores})
-                marker = ""
-                if scores["psnr"] > best:
-                    best = scores["psnr"]
-                    atomic_save({"model": net.state_dict(), "iteration": iteration,
-                                 "val": scores, "config": config}, best_path)
-                    marker = " (best)"
+                marker = " (best)" if run.record_validation(scores) else ""
                 log(f"held-out it {iteration}: psnr {scores['psnr']:.2f} dB, age MAE "
                     f"{scores['age_mae']:.2f} y, gender acc {scores['gender_acc']:.3f}{marker}")
-            if time.monotonic() - last_save > args.checkpoint_minutes * 60:
-                save_last()
-                last_save = time.monotonic()
+            run.save_every(args.checkpoint_minutes)
     except BaseException:
         restore_signals()
         raise
-    save_last()
+    summary = run.finish(bool(stop_requested))
     restore_signals()
-    log(f"stopped at iteration {iteration}" + (" (signal)" if stop_requested else ""))
-    return {"iteration": iteration, "best": best, "history": history, "run_dir": str(run_dir)}
+    return summary
 
 
 def load_run(run_dir: Path, which: str = "best") -> tuple[FaceAutoencoder, dict]:
