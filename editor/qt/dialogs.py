@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel,
-                               QMessageBox, QSpinBox, QWidget)
+                               QMessageBox, QProgressBar, QPushButton, QSpinBox, QWidget)
 
 from editor.core.document import Document
 from editor.core.imageio import EXPORT_FORMATS
@@ -190,3 +190,37 @@ def ask_compare_sources(parent: QWidget | None, doc: Document, a, b) -> tuple[ob
     if dlg.exec() != QDialog.DialogCode.Accepted:
         return None
     return dlg.sources()
+
+
+@dataclass
+class RunControls:
+    """The bottom of a dialog that runs one long job: a progress bar (0–1000), a status
+    line, Run / Cancel (disabled until a run starts) and Close."""
+
+    progress_bar: QProgressBar
+    status_label: QLabel
+    run_button: QPushButton
+    cancel_button: QPushButton
+    close_button: QPushButton
+    buttons: QDialogButtonBox
+
+
+def run_controls(run_text: str, run_tip: str, cancel_tip: str) -> RunControls:
+    from editor.qt.icons import icon
+
+    progress_bar = QProgressBar()
+    progress_bar.setRange(0, 1000)
+    progress_bar.setValue(0)
+    status_label = QLabel("")
+    status_label.setWordWrap(True)
+    run_button = QPushButton(icon("mdi6.play"), run_text)
+    run_button.setToolTip(run_tip)
+    cancel_button = QPushButton(icon("mdi6.cancel"), "Cancel")
+    cancel_button.setToolTip(cancel_tip)
+    cancel_button.setEnabled(False)
+    buttons = QDialogButtonBox()
+    buttons.addButton(run_button, QDialogButtonBox.ButtonRole.ActionRole)
+    buttons.addButton(cancel_button, QDialogButtonBox.ButtonRole.ActionRole)
+    close_button = buttons.addButton(QDialogButtonBox.StandardButton.Close)
+    return RunControls(progress_bar, status_label, run_button, cancel_button, close_button,
+                       buttons)

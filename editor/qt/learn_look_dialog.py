@@ -16,11 +16,11 @@ import weakref
 from pathlib import Path
 
 from PySide6.QtCore import QSignalBlocker, QThread, Signal
-from PySide6.QtWidgets import (QApplication, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QComboBox, QDialog, QFileDialog, QFormLayout,
+                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget)
 
 from editor.engine.progress import Cancelled, Progress
+from editor.qt.dialogs import run_controls
 from editor.qt.icons import icon
 
 RETOUCH_TOOL_ID = "retouch"
@@ -118,20 +118,11 @@ class LearnLookDialog(QDialog):
         form.addRow("Style name:", self.name_edit)
         form.addRow("Label:", self.label_edit)
 
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setRange(0, 1000)
-        self.progress_bar.setValue(0)
-        self.status_label = QLabel("")
-        self.status_label.setWordWrap(True)
-        self.train_button = QPushButton(icon("mdi6.play"), "Train")
-        self.train_button.setToolTip("Read the pairs and learn the style")
-        self.cancel_button = QPushButton(icon("mdi6.cancel"), "Cancel")
-        self.cancel_button.setToolTip("Stop training; nothing is saved")
-        self.cancel_button.setEnabled(False)
-        buttons = QDialogButtonBox()
-        buttons.addButton(self.train_button, QDialogButtonBox.ButtonRole.ActionRole)
-        buttons.addButton(self.cancel_button, QDialogButtonBox.ButtonRole.ActionRole)
-        self.close_button = buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        controls = run_controls("Train", "Read the pairs and learn the style",
+                                "Stop training; nothing is saved")
+        self.progress_bar, self.status_label = controls.progress_bar, controls.status_label
+        self.train_button, self.cancel_button = controls.run_button, controls.cancel_button
+        self.close_button, buttons = controls.close_button, controls.buttons
 
         layout = QVBoxLayout(self)
         layout.addWidget(intro)

@@ -25,14 +25,14 @@ from typing import Callable
 import numpy as np
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (QApplication, QDialog, QDialogButtonBox, QFileDialog,
-                               QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMessageBox,
-                               QProgressBar, QPushButton, QSizePolicy, QSlider, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QDialog, QFileDialog, QFormLayout, QHBoxLayout,
+                               QLabel, QLineEdit, QMessageBox, QPushButton, QSizePolicy, QSlider,
+                               QSpinBox, QVBoxLayout, QWidget)
 
 from editor.engine.jobs import Job
 from editor.qt import dialogs
 from editor.qt.engine_thread import EngineThread
+from editor.qt.dialogs import run_controls
 from editor.qt.icons import icon
 from editor.qt.settings import Settings
 from editor.qt.thumbnails import to_qimage_rgba8
@@ -260,20 +260,12 @@ class VideoSRDialog(QDialog):
             panes.addLayout(column, 1)
         self.preview_status = QLabel("")
 
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setRange(0, 1000)
-        self.status_label = QLabel("")
-        self.status_label.setWordWrap(True)
+        controls = run_controls("Run", "Upscale every frame and write the output",
+                                "Stop; nothing is written")
+        self.progress_bar, self.status_label = controls.progress_bar, controls.status_label
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.run_button = QPushButton(icon("mdi6.play"), "Run")
-        self.run_button.setToolTip("Upscale every frame and write the output")
-        self.cancel_button = QPushButton(icon("mdi6.cancel"), "Cancel")
-        self.cancel_button.setToolTip("Stop; nothing is written")
-        self.cancel_button.setEnabled(False)
-        buttons = QDialogButtonBox()
-        buttons.addButton(self.run_button, QDialogButtonBox.ButtonRole.ActionRole)
-        buttons.addButton(self.cancel_button, QDialogButtonBox.ButtonRole.ActionRole)
-        self.close_button = buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        self.run_button, self.cancel_button = controls.run_button, controls.cancel_button
+        self.close_button, buttons = controls.close_button, controls.buttons
 
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
