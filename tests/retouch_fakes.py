@@ -22,12 +22,16 @@ FAKE_ARCH = {"levels": 3, "low_width": 8, "low_blocks": 1, "mask_width": 8,
 FAKE_ID = "test-retouch"
 
 
-def tiny_lptn(seed: int = 0, std: float = 0.05) -> LPTN:
+def tiny_lptn(seed: int = 0, std: float = 0.05, global_tone: bool = False) -> LPTN:
+    """``global_tone``: with the pointwise grade, its curves and matrix disturbed too."""
     torch.manual_seed(seed)
-    net = LPTN(**FAKE_ARCH)
+    net = LPTN(**FAKE_ARCH, global_tone=global_tone)
     with torch.no_grad():
         for conv in (net.low.tail, net.mask.tail, *[r.conv2 for r in net.refine]):
             torch.nn.init.normal_(conv.weight, 0.0, std)
+        if global_tone:
+            for parameter in net.tone.parameters():
+                parameter.add_(torch.randn_like(parameter) * std)
     return net.eval()
 
 

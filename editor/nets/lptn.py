@@ -48,6 +48,13 @@ than a thumbnail.
   (they look at the mask, not the picture), so this is the mask the trained network would
   have used, only at a finer grid.
 
+* Optional global grade (``global_tone=True``, our addition): a pointwise tone curve →
+  colour matrix → tone curve (:mod:`editor.nets.tone_curve`) applied to the reconstructed
+  image at full resolution. The masks above scale detail smoothly, so they cannot follow
+  a tone curve's slope across a sharp edge; the pointwise stage does that exactly and
+  leaves the pyramid the local part of a look. It starts as the identity, so older
+  weights (without it) load unchanged into a network built without it.
+
 Pixels: (N, 3, H, W) RGB float in [0, 1] -> (N, 3, H, W), not clipped. Any size from 1×1.
 """
 
@@ -59,6 +66,8 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from editor.nets.tone_curve import GlobalTone
 
 #: The paper's default number of high-frequency levels (the minimum used here).
 DEFAULT_LEVELS = 3
@@ -241,7 +250,8 @@ class LPTN(nn.Module):
     def __init__(self, levels: int = DEFAULT_LEVELS, low_width: int = LOW_WIDTH,
                  low_blocks: int = LOW_BLOCKS, mask_width: int = MASK_WIDTH,
                  mask_blocks: int = MASK_BLOCKS, refine_width: int = REFINE_WIDTH,
-                 low_side: int = LOW_SIDE, instance_norm: bool = False) -> None:
+                 low_side: int = LOW_SIDE, instance_norm: bool = False,
+                 global_tone: bool = False) -> None:
         super().__init__()
         if levels < 1:
             raise ValueError(f"levels must be >= 1, got {levels!r}")
@@ -250,6 +260,7 @@ class LPTN(nn.Module):
         self.low = LowFrequencyTranslator(low_width, low_blocks, instance_norm)
         self.mask = MaskNet(mask_width, mask_blocks)
         self.refine = nn.ModuleList([MaskRefine(refine_width) for _ in range(levels)])
+        self.tone = GlobalTone() if global_tone else None
 
     def levels_for(self, height: int, width: int) -> int:
         return levels_for(height, width, self.levels, self.low_side)
@@ -278,7 +289,18 @@ class LPTN(nn.Module):
         levels = self.levels_for(*x.shape[-2:]) if levels is None else int(levels)
         bands = laplacian_pyramid(x, levels)
         low_out = self.low(bands[-1])
-        return reconstruct(self.masked_bands(bands, low_out) + [low_out])
+        y = reconstruct(self.masked_bands(bands, low_out) + [low_out])
+        return y if self.tone is None else self.tone(y)
+
+    def reset_to_identity(self) -> None:
+        """Zero every branch's last convolution, as in a fresh network: the output is then
+        the input exactly (with a fresh global grade), while the trained features inside
+        are kept for fine-tuning to start from."""
+        for conv in (self.low.tail, self.mask.tail, *(r.conv2 for r in self.refine)):
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
+        if self.tone is not None:
+            self.tone.load_state_dict(GlobalTone(self.tone.curve_in.shape[1]).state_dict())
 
 
 def count_parameters(net: nn.Module) -> int:

@@ -19,6 +19,11 @@ the last :class:`Analysis`. Strength is blended in the low band and in the masks
 mixing output pixels with input pixels, so at any strength the detail is the photo's own
 (nothing is softened): at 0 the pyramid collapses back to the input exactly.
 
+A network with a global grade (``LPTN(global_tone=True)``) ends with a pointwise curve →
+matrix → curve stage (:mod:`editor.nets.tone_curve`); :func:`render` applies it last, to
+the collapsed pyramid, blended by the same strength (``y + s · (grade(y) − y)``: a
+pointwise blend of two functions of the same pixel, so no detail is softened either).
+
 Pixels: float32 HxWx3 RGB in [0, 1] in; out float32 HxWx3, not clipped.
 """
 
@@ -37,16 +42,19 @@ class Analysis:
     """``bands``: high-frequency bands, finest first; ``low_in`` / ``low_out``: the low band
     and the network's translation of it; ``masks``: the refined mask of each of the
     coarsest ``len(masks)`` bands, coarse to fine (finer bands use the last one,
-    up-sampled)."""
+    up-sampled); ``tone``: the global grade's parameters (None: the network has none)."""
 
     bands: list[np.ndarray]
     low_in: np.ndarray
     low_out: np.ndarray
     masks: list[np.ndarray]
+    tone: dict[str, np.ndarray] | None = None
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (*self.bands, self.low_in, self.low_out, *self.masks))
+        tone = () if self.tone is None else tuple(self.tone.values())
+        return sum(a.nbytes for a in (*self.bands, self.low_in, self.low_out, *self.masks,
+                                      *tone))
 
 
 def _pyr_up(image: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -112,8 +120,10 @@ def analyse(net, rgb: np.ndarray, progress: Progress | None = None) -> Analysis:
             mask = net.refine[k](mask)
             masks.append(_array(mask))
         low_out_array = _array(low_out)
+    tone = getattr(net, "tone", None)
     progress.set_progress(1.0)
-    return Analysis(bands, current, low_out_array, masks)
+    return Analysis(bands, current, low_out_array, masks,
+                    None if tone is None else tone.arrays())
 
 
 def render(analysis: Analysis, strength: float = 1.0,
@@ -141,5 +151,10 @@ def render(analysis: Analysis, strength: float = 1.0,
         scaled += band
         scaled += _pyr_up(image, band.shape)
         image = scaled
+    if analysis.tone is not None:
+        from editor.nets.tone_curve import apply_tone
+
+        progress.check_cancelled()
+        image = apply_tone(image, analysis.tone, strength)
     progress.set_progress(1.0)
     return image

@@ -56,11 +56,13 @@ def test_grey_stays_grey():
     assert out.shape == grey.shape
 
 
-@pytest.mark.parametrize("h, w", [(37, 53), (150, 700), (1, 1), (5, 300)])
-def test_fast_renderer_is_the_network(h, w):
+@pytest.mark.parametrize("h, w, grade", [(37, 53, False), (150, 700, False), (1, 1, False),
+                                         (5, 300, False), (37, 53, True), (150, 700, True)])
+def test_fast_renderer_is_the_network(h, w, grade):
     """cv2 pyramid + torch on the small levels = the network's own forward pass, also for
-    sizes with more levels than refine blocks (700 px: 4 levels)."""
-    net = tiny_lptn(seed=3)
+    sizes with more levels than refine blocks (700 px: 4 levels), and with the global
+    grade (NumPy at full resolution there, torch in training)."""
+    net = tiny_lptn(seed=3, global_tone=grade)
     image = np.random.default_rng(h).random((h, w, 3), dtype=np.float32)
     with torch.inference_mode():
         expected = net(torch.from_numpy(image.transpose(2, 0, 1).copy())[None])[0]

@@ -11,9 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from editor.core.metrics import psnr
 from editor.engine.progress import Cancelled, Progress
+from editor.nets.tone_curve import GlobalTone, apply_tone
 from editor.tools import retouch, retouch_styles
 from editor.training import distort, learn_look
+from editor.training.fit_tone import fit_tone
 from editor.training.retouch_data import Pair, PairSampler, align_pair
 from tests.retouch_fakes import FAKE_ARCH, tiny_retouch_source
 
@@ -132,7 +135,7 @@ def test_learnt_style_is_listed_and_usable(styles_folder, fake_base):
                                    iterations=3)
     assert (styles_folder / "warm.safetensors").is_file()
     card = json.loads((styles_folder / "warm.json").read_text())
-    assert card["pairs"] == 5 and card["arch_kwargs"] == FAKE_ARCH
+    assert card["pairs"] == 5 and card["arch_kwargs"] == {**FAKE_ARCH, "global_tone": True}
     assert result.style.user and result.style.name == "warm"
     # In the tool's list (the same Param object the GUI and CLI hold) and usable by name.
     style_param = retouch.TOOL.params[0]
@@ -144,6 +147,30 @@ def test_learnt_style_is_listed_and_usable(styles_folder, fake_base):
     finally:
         retouch.set_model_source(previous)
     assert out.shape == (48, 64, 3) and not np.allclose(out, photo())
+
+
+def test_a_global_look_is_learnt_almost_exactly(styles_folder, fake_base):
+    """The look of the benchmark's round trip (colour matrix, then a tone curve) comes
+    back on a photo never trained on: the global grade carries it."""
+    pairs = [Pair(str(i), photo(seed=i), distort.hidden_look(photo(seed=i)))
+             for i in range(5)]
+    learn_look.learn_look(pairs, "hidden", base=fake_base, iterations=2)
+    previous = retouch.set_model_source(None)
+    try:
+        fresh = photo(seed=11)
+        out = np.clip(retouch.TOOL.apply(fresh, {"style": "hidden"}), 0, 1)
+    finally:
+        retouch.set_model_source(previous)
+    target = distort.hidden_look(fresh)
+    assert psnr(out, target) > 35.0 and psnr(fresh, target) < 25.0
+
+
+def test_grade_fit_recovers_a_matrix_and_curve_look():
+    before = [photo(seed=i) for i in range(4)]
+    tone = GlobalTone()
+    fit_tone(tone, [(b, distort.hidden_look(b)) for b in before], samples=20_000, steps=300)
+    fresh = photo(seed=9)
+    assert psnr(apply_tone(fresh, tone.arrays()), distort.hidden_look(fresh)) > 35.0
 
 
 def test_existing_name_is_refused_before_training(styles_folder, fake_base):
