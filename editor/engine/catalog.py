@@ -123,16 +123,17 @@ RETOUCH_FIVEK_LICENCE = ("Fine-tuned on 13 MIT-Adobe FiveK pairs, Expert C (Five
 RETOUCH_ARCH = {"levels": 3, "low_width": 64, "low_blocks": 5, "mask_width": 32,
                 "mask_blocks": 3, "refine_width": 16, "low_side": 64, "instance_norm": False}
 
-for _id, _licence, _text in (
-        ("retouch-base", RETOUCH_BASE_LICENCE,
+for _id, _licence, _arch, _text in (
+        ("retouch-base", RETOUCH_BASE_LICENCE, RETOUCH_ARCH,
          "Retouch, neutral auto-correction: LPTN (Liang et al. 2021) pre-trained to undo "
          "random exposure, contrast, gamma, white-balance, saturation and curve edits"),
-        ("retouch-expert-c", RETOUCH_FIVEK_LICENCE,
-         "Retouch, Expert C style: LPTN fine-tuned on MIT-Adobe FiveK Expert C retouches")):
+        ("retouch-expert-c", RETOUCH_FIVEK_LICENCE, {**RETOUCH_ARCH, "global_tone": True},
+         "Retouch, Expert C style: LPTN with a global grade (curve, colour matrix, curve) "
+         "fitted to MIT-Adobe FiveK Expert C retouches")):
     REGISTRY.register(ModelSpec(
         id=_id, task="retouch", architecture="lptn", weights=f"{_id}.safetensors",
         sha256=card_sha256(_id), licence=_licence, scale=1, tiling=False, tile_overlap=0,
-        arch_kwargs=RETOUCH_ARCH, description=_text))
+        arch_kwargs=_arch, description=_text))
 
 # -- Video super-resolution (SPMC) ---------------------------------------------------------------
 register_architecture("spmc", lazy_builder("editor.nets.spmc", "SPMCVideoSR"))

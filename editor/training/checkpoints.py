@@ -112,16 +112,20 @@ class RunCheckpoints:
         return True
 
 
-def load_exact(net: torch.nn.Module, path: Path) -> None:
+def load_exact(net: torch.nn.Module, path: Path, new: tuple[str, ...] = ()) -> None:
     """``--init``: start from shipped weights (buffers too), which must fit ``net``'s
-    architecture exactly — a silently partial load would train something else."""
+    architecture exactly — a silently partial load would train something else. Only
+    entries under the ``new`` prefixes (a part added on top of the shipped network) may
+    be absent from the file; they keep their fresh values."""
     from safetensors.torch import load_file
 
     state = load_file(str(path))
     own = net.state_dict()
-    bad = sorted(k for k in own if k not in state or tuple(state[k].shape) != tuple(own[k].shape))
+    absent = [k for k in own if k not in state and not k.startswith(new)]
+    bad = sorted(absent + [k for k in own if k in state
+                           and tuple(state[k].shape) != tuple(own[k].shape)])
     wrong = bad + sorted(set(state) - set(own))
     if wrong:
         raise ValueError(f"--init {path}: does not fit this architecture (mismatched: "
                          f"{', '.join(wrong[:3])}{' ...' if len(wrong) > 3 else ''})")
-    net.load_state_dict(state)
+    net.load_state_dict(state, strict=False)

@@ -81,7 +81,9 @@ def shipped_kwargs(arch: dict[str, Any]) -> dict[str, Any]:
             "low_blocks": len(net.low.blocks), "mask_width": net.mask.head.out_channels,
             "mask_blocks": len(net.mask.blocks),
             "refine_width": net.refine[0].conv1.out_channels, "low_side": net.low_side,
-            "instance_norm": net.low.norm is not None}
+            "instance_norm": net.low.norm is not None,
+            # Only when present: styles without the grade keep their older kwargs.
+            **({"global_tone": True} if net.tone is not None else {})}
 
 
 def _validation_pairs(config: dict[str, Any]) -> tuple[str, list[retouch_data.Pair]]:
@@ -163,7 +165,10 @@ def export(run_dir: Path, model_id: str, which: str | None = None,
                    "residual blocks; without its instance norm, see editor/nets/lptn.py); mask network at the band next to the low "
                    "one (32 channels, 3 residual blocks: half the paper's width, for CPU "
                    "speed); 1×1 progressive mask refinement per level. At least 3 levels, "
-                   "more for large photos so the low band is ≤ 64 px across.",
+                   "more for large photos so the low band is ≤ 64 px across."
+                   + (" Then a pointwise global grade at full resolution: per-channel tone "
+                      "curve (33 knots), 3×3 colour matrix + offset, per-channel tone curve "
+                      "(editor/nets/tone_curve.py)." if net.tone is not None else ""),
         "weights": weights_path.name,
         "sha256": sha,
         "size_bytes": size,
