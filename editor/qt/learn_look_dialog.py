@@ -1,7 +1,10 @@
 """The "Learn my look" dialog: teach the Retouch tool a new style from the user's own
 before/after photos (:mod:`editor.training.learn_look`).
 
-Two folders (pairs matched by file name), a style name, Train. Training runs on a QThread
+The pairs come from two folders (matched by file name) or from the layers of the window's
+open document (``beach`` + ``beach after``; :func:`editor.training.learn_look.
+pairs_from_layers`), then a style name, Train. The layers are copied when Train is pressed,
+so editing the document meanwhile changes nothing in the training. Training runs on a QThread
 of its own, not on the engine thread: it takes minutes, and previews and Apply must keep
 working meanwhile. The progress bar follows it, Cancel stops it at the next step and saves
 nothing; closing the dialog cancels too and waits for the thread. Problems (too few pairs,
@@ -34,11 +37,12 @@ class LearnLookWorker(QThread):
     failed = Signal(str)
     cancelled = Signal()
 
-    def __init__(self, before_dir: str, after_dir: str, name: str, label: str,
-                 parent=None, **learn_options) -> None:
+    def __init__(self, pairs, name: str, label: str, parent=None, **learn_options) -> None:
+        """``pairs``: a callable that reads the pairs (run on this thread: reading folders
+        takes time, and its errors are reported like training's)."""
         super().__init__(parent)
         self.setObjectName("restora-learn-look")
-        self._args = (before_dir, after_dir, name, label)
+        self._args = (pairs, name, label)
         self._options = learn_options
         self._progress = Progress(lambda f, m: self.progressed.emit(float(f), m or ""))
 
@@ -48,9 +52,9 @@ class LearnLookWorker(QThread):
     def run(self) -> None:
         from editor.training import learn_look
 
-        before_dir, after_dir, name, label = self._args
+        read_pairs, name, label = self._args
         try:
-            pairs = learn_look.pairs_from_folders(before_dir, after_dir)
+            pairs = read_pairs()
             result = learn_look.learn_look(pairs, name, label=label or None,
                                            progress=self._progress, **self._options)
         except Cancelled:
@@ -100,10 +104,18 @@ class LearnLookDialog(QDialog):
         from editor.training.learn_look import MIN_PAIRS, TIME_LIMIT_S
 
         intro = QLabel(f"Show Retouch your own edits: a folder of photos as they were and a "
-                       f"folder of the same photos after your editing, paired by file name "
-                       f"(at least {MIN_PAIRS}). A new style is trained on the CPU in at most "
-                       f"{TIME_LIMIT_S / 60:.1f} minutes and appears in the Retouch tool.")
+                       f"folder of the same photos after your editing, paired by file name, "
+                       f"or layers of the open document named like 'beach' and 'beach "
+                       f"after' (at least {MIN_PAIRS} pairs). A new style is trained on the "
+                       f"CPU in at most {TIME_LIMIT_S / 60:.1f} minutes and appears in the "
+                       f"Retouch tool.")
         intro.setWordWrap(True)
+        self.source_combo = QComboBox()
+        self.source_combo.addItem("Two folders", "folders")
+        self.source_combo.addItem("Layers of the open document", "layers")
+        self.source_combo.setToolTip("Where the before/after pairs come from")
+        self.layers_label = QLabel()
+        self.layers_label.setWordWrap(True)
         self.before_edit, before_row = self._folder_row("Photos before editing")
         self.after_edit, after_row = self._folder_row("The same photos after editing")
         self.name_edit = QLineEdit()
@@ -113,8 +125,11 @@ class LearnLookDialog(QDialog):
         self.label_edit = QLineEdit()
         self.label_edit.setPlaceholderText("shown in the style list (optional)")
         form = QFormLayout()
+        form.addRow("Pairs from:", self.source_combo)
         form.addRow("Before:", before_row)
         form.addRow("After:", after_row)
+        form.addRow("Layers:", self.layers_label)
+        self._form, self._folder_rows = form, (before_row, after_row)
         form.addRow("Style name:", self.name_edit)
         form.addRow("Label:", self.label_edit)
 
@@ -134,7 +149,53 @@ class LearnLookDialog(QDialog):
         self.train_button.clicked.connect(self.train)
         self.cancel_button.clicked.connect(self.cancel)
         self.close_button.clicked.connect(self.reject)
+        self.source_combo.currentIndexChanged.connect(self._source_changed)
+        self._source_changed()
         self._show_style_problems()
+
+    # -- where the pairs come from --------------------------------------------------------------
+    def use_layers(self) -> bool:
+        return self.source_combo.currentData() == "layers"
+
+    def set_source(self, source: str) -> None:
+        """"folders" or "layers"."""
+        self.source_combo.setCurrentIndex(self.source_combo.findData(source))
+
+    def _document_layers(self) -> list[tuple[str, object]]:
+        """(name, pixels) of the window's open document, bottom first (not copied)."""
+        window = self.parent()
+        current = getattr(window, "document", None)
+        holder = current() if callable(current) else None
+        doc = getattr(holder, "doc", None)
+        return [] if doc is None else [(layer.name, layer.pixels) for layer in doc.layers]
+
+    def _source_changed(self, *_args) -> None:
+        layers = self.use_layers()
+        for row in self._folder_rows:
+            self._form.setRowVisible(row, not layers)
+        self._form.setRowVisible(self.layers_label, layers)
+        if layers:
+            self._describe_layer_pairs()
+
+    def _describe_layer_pairs(self) -> None:
+        from editor.training.learn_look import layer_role
+
+        layers = self._document_layers()
+        if not layers:
+            self.layers_label.setText("No document is open.")
+            return
+        keys = sorted({layer_role(name)[0] for name, _ in layers
+                       if layer_role(name)[1] == "after"})
+        shown = ", ".join(keys[:6]) + (f" and {len(keys) - 6} more" if len(keys) > 6 else "")
+        self.layers_label.setText(
+            f"{len(keys)} edited layer{'s' if len(keys) != 1 else ''} found"
+            + (f": {shown}" if keys else " (name each edited layer like its original plus "
+                                         "' after')"))
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.use_layers():              # the document may have changed meanwhile
+            self._describe_layer_pairs()
 
     def _folder_row(self, tip: str) -> tuple[QLineEdit, QWidget]:
         edit = QLineEdit()
@@ -168,17 +229,29 @@ class LearnLookDialog(QDialog):
     def train(self) -> None:
         if self.busy():
             return
-        before, after = self.before_edit.text().strip(), self.after_edit.text().strip()
+        from editor.training import learn_look
+
         name = self.name_edit.text().strip()
-        if not before or not after:
-            self.status_label.setText("Choose both folders first.")
-            return
+        if self.use_layers():
+            layers = self._document_layers()
+            if not layers:
+                self.status_label.setText("Open a document with the before/after layers first.")
+                return
+            # Copied now, on this thread: the document may be edited while training runs.
+            copied = [(layer_name, pixels.copy()) for layer_name, pixels in layers]
+            pairs = lambda: learn_look.pairs_from_layers(copied)  # noqa: E731
+        else:
+            before, after = self.before_edit.text().strip(), self.after_edit.text().strip()
+            if not before or not after:
+                self.status_label.setText("Choose both folders first.")
+                return
+            pairs = lambda: learn_look.pairs_from_folders(before, after)  # noqa: E731
         if not name:
             self.status_label.setText("Give the style a name.")
             return
         self.progress_bar.setValue(0)
         self.status_label.setText("Reading the photos…")
-        worker = LearnLookWorker(before, after, name, self.label_edit.text().strip(), self,
+        worker = LearnLookWorker(pairs, name, self.label_edit.text().strip(), self,
                                  **self._options)
         worker.progressed.connect(self._on_progress)
         worker.succeeded.connect(self._on_success)
@@ -197,7 +270,8 @@ class LearnLookDialog(QDialog):
     def _set_running(self, running: bool) -> None:
         self.train_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
-        for edit in (self.before_edit, self.after_edit, self.name_edit, self.label_edit):
+        for edit in (self.before_edit, self.after_edit, self.name_edit, self.label_edit,
+                     self.source_combo):
             edit.setEnabled(not running)
 
     def _on_progress(self, fraction: float, message: str) -> None:

@@ -4,7 +4,10 @@ CPU in a few minutes, saved as a user style (:mod:`editor.tools.retouch_styles`)
     restora-cli train-look BEFORE_DIR AFTER_DIR --name NAME [--label TEXT]
 
 Pairs are matched by file name without extension (``before/IMG_1.jpg`` ↔
-``after/IMG_1.tif``), so an export to another format still pairs. Everything that can be
+``after/IMG_1.tif``), so an export to another format still pairs. In the editor they can
+also come from the layers of the open document (:func:`pairs_from_layers`): a layer named
+``beach after`` (or ``… edited``, ``… retouched``) pairs with ``beach`` or ``beach before``
+(or ``… original``). Everything that can be
 wrong is checked BEFORE training, with a message that says what to fix, and nothing is
 written unless training finishes: a style name that is taken or not allowed, fewer than
 :data:`MIN_PAIRS` pairs, an image without its partner, a file that cannot be read, a pair
@@ -140,6 +143,75 @@ def pairs_from_arrays(items: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> li
             raise LookError(str(error)) from None
     check_count(len(pairs))
     return pairs
+
+
+#: Last words of a layer name that mark the edited / the original half of a pair.
+AFTER_WORDS = ("after", "edited", "retouched")
+BEFORE_WORDS = ("before", "original")
+#: Layer pixels at most this transparent count as part of the photo (alpha >= 1 - this).
+OPAQUE = 0.5
+
+
+def layer_role(name: str) -> tuple[str, str | None]:
+    """(pair key, "after" / "before" / None) from a layer name: ``"Beach  After"`` ->
+    ``("beach", "after")``; a name without a marker word -> (name, None)."""
+    words = name.strip().lower().split()
+    if len(words) > 1 and words[-1] in AFTER_WORDS:
+        return " ".join(words[:-1]), "after"
+    if len(words) > 1 and words[-1] in BEFORE_WORDS:
+        return " ".join(words[:-1]), "before"
+    return " ".join(words), None
+
+
+def _opaque_box(*alphas: np.ndarray) -> tuple[slice, slice] | None:
+    """The bounding box of the pixels opaque in every alpha (None: none)."""
+    both = np.logical_and.reduce([a >= OPAQUE for a in alphas])
+    rows, cols = np.nonzero(both.any(axis=1))[0], np.nonzero(both.any(axis=0))[0]
+    if not len(rows) or not len(cols):
+        return None
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+
+def pairs_from_layers(layers: Sequence[tuple[str, np.ndarray]]) -> list[Pair]:
+    """Pairs from a document's layers, ``(name, RGBA pixels)`` bottom first (see the module
+    docstring for the names). Each pair is cropped to where both layers are opaque (photos
+    placed on a larger canvas). LookError naming the first problem."""
+    afters: dict[str, tuple[str, np.ndarray]] = {}
+    befores: dict[str, list[tuple[str, str | None, np.ndarray]]] = {}
+    for name, pixels in layers:
+        key, role = layer_role(name)
+        if role == "after":
+            if key in afters:
+                raise LookError(f"two layers are the edited {key!r} ({afters[key][0]!r}, "
+                                f"{name!r}); rename one")
+            afters[key] = (name, pixels)
+        else:
+            befores.setdefault(key, []).append((name, role, pixels))
+    if not afters:
+        raise LookError("no layer pairs: name each edited layer like its original plus "
+                        "' after' (e.g. 'beach' and 'beach after')")
+    items = []
+    for key, (after_name, after) in sorted(afters.items()):
+        candidates = befores.get(key, [])
+        marked = [c for c in candidates if c[1] == "before"]
+        chosen = marked or candidates
+        if not chosen:
+            raise LookError(f"layer {after_name!r} has no original: name it {key!r} or "
+                            f"'{key} before'")
+        if len(chosen) > 1:
+            raise LookError(f"layer {after_name!r} matches several originals "
+                            f"({', '.join(repr(c[0]) for c in chosen)}); rename all but one")
+        before_name, _, before = chosen[0]
+        before, after = np.asarray(before, np.float32), np.asarray(after, np.float32)
+        if before.shape[:2] != after.shape[:2]:
+            raise LookError(f"layers {before_name!r} and {after_name!r} differ in size")
+        alphas = [im[..., 3] for im in (before, after) if im.ndim == 3 and im.shape[2] == 4]
+        box = _opaque_box(*alphas) if alphas else (slice(None), slice(None))
+        if box is None:
+            raise LookError(f"layers {before_name!r} and {after_name!r} do not overlap "
+                            "where both are opaque")
+        items.append((key, before[box][..., :3], after[box][..., :3]))
+    return pairs_from_arrays(items)
 
 
 def check_count(count: int) -> None:

@@ -187,3 +187,34 @@ def test_closing_during_training_stops_it(qtbot, window, fake_models, tmp_path):
     dialog.close()
     assert not worker.isRunning()
     assert "closed" not in [s.name for s in retouch_styles.styles()]
+
+
+def test_layer_pairs_of_the_open_document_train_a_style(qtbot, window, fake_models):
+    """Five photos and their edits as layers ('p0', 'p0 after', ...), each placed on the
+    canvas with transparent margins: the dialog counts the pairs and learns from them."""
+    from editor.core.document import Layer
+
+    doc = window.document().doc
+    rng = np.random.default_rng(2)
+    for i in range(5):
+        rgba = np.zeros((H, W, 4), np.float32)
+        photo = rng.random((40, 56, 3)).astype(np.float32) * 0.6 + 0.2
+        rgba[10:50, 20:76, :3], rgba[10:50, 20:76, 3] = photo, 1.0
+        edited = rgba.copy()
+        edited[10:50, 20:76, :3] = np.clip(photo * [1.2, 1.0, 0.8], 0, 1)
+        doc.insert_layer(Layer(rgba, f"p{i}"), len(doc.layers))
+        doc.insert_layer(Layer(edited, f"p{i} after"), len(doc.layers))
+    dialog = make_dialog(qtbot, window, fake_models)
+    dialog.set_source("layers")
+    assert not dialog.before_edit.isVisible() and dialog.layers_label.isVisible()
+    assert dialog.layers_label.text().startswith("5 edited layers found")
+    dialog.name_edit.setText("from-layers")
+    with qtbot.waitSignal(dialog.styleLearned, timeout=60000):
+        dialog.train()
+    qtbot.waitUntil(lambda: not dialog.busy(), timeout=10000)
+    assert "from-layers" in [s.name for s in retouch_styles.styles()]
+    card = dialog.last_result.style.directory / "from-layers.json"
+    assert card.is_file()
+    dialog.set_source("folders")
+    assert dialog.before_edit.isVisible()
+    dialog.close()

@@ -173,6 +173,38 @@ def test_grade_fit_recovers_a_matrix_and_curve_look():
     assert psnr(apply_tone(fresh, tone.arrays()), distort.hidden_look(fresh)) > 35.0
 
 
+def test_layer_pairs_are_matched_by_name_and_cropped_to_the_photo():
+    def layer(image, pad=6):
+        rgba = np.zeros((image.shape[0] + 2 * pad, image.shape[1] + 2 * pad, 4), np.float32)
+        rgba[pad:-pad, pad:-pad, :3], rgba[pad:-pad, pad:-pad, 3] = image, 1.0
+        return rgba
+
+    layers = [("Background", layer(photo(seed=99)))]
+    for i in range(5):
+        before = photo(seed=i)
+        layers += [(f"Shot {i}" + (" before" if i == 0 else ""), layer(before)),
+                   (f"shot {i}  After" if i % 2 else f"Shot {i} edited", layer(warm_look(before)))]
+    pairs = learn_look.pairs_from_layers(layers)
+    assert [p.name for p in pairs] == [f"shot {i}" for i in range(5)]
+    for i, pair in enumerate(pairs):
+        assert pair.before.shape == (48, 64, 3)              # the transparent margin is gone
+        np.testing.assert_allclose(pair.before, photo(seed=i))
+        np.testing.assert_allclose(pair.after, warm_look(photo(seed=i)))
+
+
+@pytest.mark.parametrize("names, message", [
+    (["a", "b"], "no layer pairs"),
+    (["a after"], "has no original"),
+    (["a", "a before", "a after", "a edited"], "two layers are the edited"),
+    (["a", "A", "a after"], "several originals"),
+    ([f"x{i}" for i in range(4)] + [f"x{i} after" for i in range(4)], "at least 5"),
+])
+def test_bad_layer_pairs_are_explained(names, message):
+    layers = [(name, np.ones((8, 8, 4), np.float32)) for name in names]
+    with pytest.raises(learn_look.LookError, match=message):
+        learn_look.pairs_from_layers(layers)
+
+
 def test_existing_name_is_refused_before_training(styles_folder, fake_base):
     styles_folder.mkdir(parents=True)
     (styles_folder / "mine.json").write_text("{}")
