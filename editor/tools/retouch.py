@@ -10,7 +10,9 @@ input exactly (no network runs, no weights are needed).
 
 Cheap enough to preview live: the network only sees a low band of at most 64 px across,
 whatever the photo's size, and the full-resolution levels are a few cv2 pyramid passes
-(about a third of a second for a 4K photo on 2 CPU threads; see ``bench retouch``). The
+(about a third of a second for a 4K photo on 2 CPU threads; see ``bench retouch``). Styles
+with a global grade (Expert C, every Learn-my-look style) add a pointwise curve → colour
+matrix → curve pass at full resolution (:mod:`editor.nets.tone_curve`). The
 whole photo is rendered at once, never in tiles: the low-frequency branch normalises over
 the whole picture, and tiles would each get a look of their own. The network's analysis
 of the last image (up to :data:`CACHE_MAX_PIXELS`) is kept, so dragging only the strength
