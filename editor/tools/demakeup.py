@@ -82,15 +82,19 @@ set_face_finder = find_faces.set
 
 
 def restore_faces(rgb: np.ndarray, faces, model, progress: Progress) -> np.ndarray:
-    """``rgb`` with every face replaced by the network's result at full strength."""
+    """``rgb`` with every face replaced by the network's result at full strength, pasted
+    back under a mask whose edge follows the least visible loop around the face
+    (:mod:`editor.faces.seam_mask`), not across the jaw or the hair."""
     from editor.faces import align_face, paste_back
+    from editor.faces.seam_mask import least_visible_mask
 
     out = rgb.copy()
     for i, face in enumerate(faces):
         progress.set_progress(i / len(faces), f"Face {i + 1} of {len(faces)}")
         crop, matrix = align_face(rgb, face, size=crop_size(), padding=PADDING)
         edited = run_network(model, crop)
-        paste_back(out, crop, edited, matrix, out=out)
+        paste_back(out, crop, edited, matrix, mask_crop=least_visible_mask(crop, edited),
+                   out=out)
     progress.set_progress(1.0)
     return out
 

@@ -1,0 +1,117 @@
+"""A paste-back mask whose edge runs where it shows least: the least-visible closed seam
+around the face, found by dynamic programming in polar coordinates.
+
+Why: the default paste mask is a fixed ellipse (:func:`editor.faces.align.
+default_paste_mask`). Its edge crosses whatever lies there — a jawline, strands of hair,
+an ear — and the transition from edit to photo along such an edge is where a seam can be
+seen (and where the photo's own edges make a seam measure blind). Compositing tools have
+long placed their seams along the cheapest path instead (graph-cut textures, panorama
+stitching); here the path is a closed loop around the face centre, which a polar DP finds
+exactly and fast:
+
+* The cost of a crop pixel is the photo's gradient energy (luminance and colour, as the
+  seam measure :func:`editor.faces.align.seam_ratio` counts it) plus the squared size of
+  the edit there (cutting through a large change would leave a step), both relative to
+  their medians, lightly blurred (the feather spreads the edge over a few pixels), plus
+  a small pull towards the default ellipse so that a flat face keeps the usual shape.
+* The loop may move between :data:`INNER` and :data:`OUTER` times the default ellipse's
+  radius at each of :data:`ANGLES` angles, by at most one radial step per angle (a smooth
+  outline), and must close on itself. Dynamic programming over (angle, radius) for every
+  start radius at once gives the cheapest such loop; filled and feathered like the
+  default mask, it is the paste mask.
+
+Inside the loop the whole edit is kept, so a face is never cut short by more than
+(1 − INNER) of the default ellipse's radius.
+
+Pixels: crops are HxWx3 float32 RGB in [0, 1], square (the aligned face crop).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from editor.faces.align import PASTE_ELLIPSE, PASTE_FEATHER, _gradient_energy
+
+#: Angles the loop is sampled at, and its radial range (fractions of the default ellipse).
+ANGLES = 256
+INNER, OUTER = 0.88, 1.08
+RADII = 25
+#: Weight of the edit's size in the cost, and of the pull towards the default ellipse.
+CHANGE_WEIGHT = 1.0
+PRIOR_WEIGHT = 0.5
+
+
+def seam_cost(original: np.ndarray, edited: np.ndarray) -> np.ndarray:
+    """Per-pixel cost of the paste's edge passing there (HxW float32)."""
+    energy = _gradient_energy(original)
+    change = np.square(np.asarray(edited, np.float32) - np.asarray(original, np.float32))
+    change = change.sum(axis=2) if change.ndim == 3 else change
+    cost = energy / max(float(np.median(energy)), 1e-8)
+    cost += CHANGE_WEIGHT * change / max(float(np.median(change)), 1e-8)
+    sigma = max(1.0, 0.01 * original.shape[0])
+    return cv2.GaussianBlur(cost, (0, 0), sigma)
+
+
+def cheapest_loop(cost: np.ndarray) -> np.ndarray:
+    """Index of the radius (0..RADII-1) at each angle of the cheapest closed loop through
+    ``cost`` (ANGLES x RADII), moving at most one index between neighbouring angles."""
+    angles, radii = cost.shape
+    best_total, best_path = np.inf, None
+    # Every start radius at once: rows of `total` are starts, columns the current radius.
+    total = np.full((radii, radii), np.inf)
+    total[np.arange(radii), np.arange(radii)] = cost[0]
+    came = np.zeros((angles, radii, radii), np.int8)
+    for k in range(1, angles):
+        stay = total
+        down = np.concatenate([np.full((radii, 1), np.inf), total[:, :-1]], axis=1)  # from r-1
+        up = np.concatenate([total[:, 1:], np.full((radii, 1), np.inf)], axis=1)     # from r+1
+        options = np.stack([down, stay, up])                  # moves -1, 0, +1 -> 0, 1, 2
+        choice = options.argmin(axis=0)
+        came[k] = choice
+        total = np.take_along_axis(options, choice[None], 0)[0] + cost[k]
+    for start in range(radii):
+        for end in range(max(0, start - 1), min(radii, start + 2)):   # the loop closes
+            if total[start, end] < best_total:
+                best_total, best_path = total[start, end], (start, end)
+    start, r = best_path
+    path = np.empty(angles, np.int64)
+    for k in range(angles - 1, -1, -1):
+        path[k] = r
+        if k:
+            r = r + int(came[k, start, r]) - 1
+    return path
+
+
+def least_visible_mask(original: np.ndarray, edited: np.ndarray,
+                       feather: float | None = None) -> np.ndarray:
+    """float32 (size, size) paste mask for a square face crop: 1 inside the cheapest loop
+    (see the module docstring), feathered by a Gaussian of ``feather`` px (default: the
+    default mask's)."""
+    size = original.shape[0]
+    if original.shape[1] != size:
+        raise ValueError(f"the crop must be square, got {original.shape[:2]}")
+    cost = seam_cost(original, edited)
+    theta = np.linspace(0.0, 2.0 * np.pi, ANGLES, endpoint=False)
+    scales = np.linspace(INNER, OUTER, RADII)
+    centre = (size - 1) / 2.0
+    ax, ay = PASTE_ELLIPSE[0] * size, PASTE_ELLIPSE[1] * size
+    xs = centre + np.outer(np.cos(theta), scales) * ax
+    ys = centre + np.outer(np.sin(theta), scales) * ay
+    samples = cv2.remap(cost, xs.astype(np.float32), ys.astype(np.float32), cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REPLICATE).astype(np.float64)
+    # Costs per angle relative to that angle's median, so the prior weighs the same
+    # everywhere; then the pull towards the default ellipse (scale 1).
+    samples /= np.maximum(np.median(samples, axis=1, keepdims=True), 1e-8)
+    samples += PRIOR_WEIGHT * np.square((scales - 1.0) / (OUTER - INNER) * 2.0)[None]
+    path = cheapest_loop(samples)
+    points = np.stack([xs[np.arange(ANGLES), path], ys[np.arange(ANGLES), path]], axis=1)
+    shift = 4
+    mask = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(mask, [np.round(points * (1 << shift)).astype(np.int32)], 255, cv2.LINE_AA,
+                 shift)
+    out = mask.astype(np.float32) * np.float32(1.0 / 255.0)
+    sigma = PASTE_FEATHER * size if feather is None else float(feather)
+    if sigma >= 0.3:
+        out = cv2.GaussianBlur(out, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+    return out
