@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import sys
 import time
@@ -56,9 +55,8 @@ from editor.core.metrics import psnr
 from editor.nets.crn import (DEFAULT_DEPTH, DEFAULT_GROUPS, DEFAULT_WIDTH,
                              ComponentRegressionNet, PlainCNN, count_parameters)
 from editor.training import makeup_data as md
-from editor.training.checkpoints import load_exact as load_init
-from editor.training.run_utils import (RunLog, atomic_save, catch_stop_signals, cosine_lr,
-                                       record_command, training_device)
+from editor.training.checkpoints import RunCheckpoints, load_exact as load_init
+from editor.training.run_utils import RunLog, catch_stop_signals, cosine_lr, training_device
 
 MODELS = ("crn", "plain")
 DEFAULT_ARCH: dict[str, Any] = {"width": DEFAULT_WIDTH, "depth": DEFAULT_DEPTH,
@@ -216,8 +214,25 @@ def _train(args, argv, run_dir, log, data) -> dict[str, Any]:
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
     basis = std = None
-    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
-    if args.model == "crn" and not args.resume and not args.init:
+    last_path = run_dir / "last.pt"
+    # The architecture comes from the run being resumed, the --init file's basis or the
+    # --basis file, so it is settled before the network and its checkpoints are built.
+    if args.resume:
+        if not last_path.is_file():
+            raise SystemExit(f"--resume: no checkpoint {last_path}")
+        saved = torch.load(last_path, map_location="cpu", weights_only=False)["config"]
+        if saved["model"] != args.model:
+            raise SystemExit(f"--resume: {last_path} is a {saved['model']} run")
+        # The run's own settings; only the schedule's length may be changed on resume.
+        config = {**saved, "iters": args.iters}
+        arch = config["arch"]
+    elif args.init and args.model == "crn":
+        from safetensors.torch import load_file
+
+        shapes = load_file(str(Path(args.init).expanduser()))["basis"].shape
+        arch = {**arch, "patch": int(shapes[-1]), "components": int(shapes[0])}
+        config["arch"] = arch
+    elif args.model == "crn" and not args.init:
         if not args.basis:
             raise SystemExit("--model crn needs --basis (python -m editor.training.pca_basis)")
         from editor.training.pca_basis import component_std, load_basis
@@ -238,67 +253,24 @@ def _train(args, argv, run_dir, log, data) -> dict[str, Any]:
     else:
         faces, reals, val = data
 
-    iteration, best, history = 0, -math.inf, []
-    init_note: dict[str, Any] = {}
-    if args.resume:
-        if not last_path.is_file():
-            raise SystemExit(f"--resume: no checkpoint {last_path}")
-        checkpoint = torch.load(last_path, map_location="cpu", weights_only=False)
-        if checkpoint["config"]["model"] != args.model:
-            raise SystemExit(f"--resume: {last_path} is a {checkpoint['config']['model']} run")
-        # The run's own settings; only the schedule's length may be changed on resume.
-        config = {**checkpoint["config"], "iters": args.iters}
-        arch = config["arch"]
-        net = build_net(args.model, arch).to(device)
-        net.load_state_dict(checkpoint["model"])
-        optimizer = torch.optim.Adam(net.parameters(), lr=args.lr, betas=(0.9, 0.999))
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        iteration, best, history = (checkpoint["iteration"], checkpoint["best"],
-                                    checkpoint["history"])
-        torch.set_rng_state(checkpoint["rng"]["torch"])
-        random.setstate(checkpoint["rng"]["python"])
-        log(f"resumed from iteration {iteration} (best val {best:.3f} dB)")
-    elif args.init:
-        from safetensors.torch import load_file
-        from editor.engine.weights import sha256_file
-
-        init_path = Path(args.init).expanduser()
-        if args.model == "crn":
-            shapes = load_file(str(init_path))["basis"].shape
-            arch = {**arch, "patch": int(shapes[-1]), "components": int(shapes[0])}
-            config["arch"] = arch
-            net = build_net(args.model, arch).to(device)
-            optimizer = torch.optim.Adam(net.parameters(), lr=args.lr, betas=(0.9, 0.999))
-        load_init(net, init_path)
-        init_note = {"init": str(args.init), "init_sha256": sha256_file(init_path)}
-        log(f"initialised from {init_path}")
-    elif last_path.exists():
-        raise SystemExit(f"{run_dir} already has a checkpoint; use --resume or a new --run-dir")
-
+    run = RunCheckpoints(run_dir, net, optimizer, config, log)
+    run.start(argv, resume=args.resume, init=args.init, load_init=lambda p: load_init(net, p))
     sampler = md.MakeupSampler(faces, reals, config["patch"], config["batch"],
                                config["seed"], config["real_fraction"])
-    record_command(run_dir, argv, iteration, **init_note)
-
-    def save_last() -> None:
-        atomic_save({"model": net.state_dict(), "optimizer": optimizer.state_dict(),
-                     "iteration": iteration, "best": best, "history": history,
-                     "config": config,
-                     "rng": {"torch": torch.get_rng_state(), "python": random.getstate()}},
-                    last_path)
 
     stop_requested, restore_signals = catch_stop_signals()
     stop_at = args.iters if args.stop_at is None else min(args.stop_at, args.iters)
     log(f"{args.model} {arch} on {device}, {count_parameters(net)} params, {len(faces)} "
         f"train faces + {len(reals)} real pairs, val {len(val.synthetic)} synthetic + "
         f"{len(val.real)} real, batch {args.batch} x {args.patch}px, iterations "
-        f"{iteration} -> {stop_at} of {args.iters}")
+        f"{run.iteration} -> {stop_at} of {args.iters}")
     net.train()
-    last_save = time.monotonic()
     window_loss = window_pixel = 0.0
     window_start, window_n = time.monotonic(), 0
     first_loss = last_loss = None
     try:
-        while iteration < stop_at and not stop_requested:
+        while run.iteration < stop_at and not stop_requested:
+            iteration = run.iteration
             x_np, y_np, real_np = sampler.batch_with_kinds(iteration)
             x, y = torch.from_numpy(x_np).to(device), torch.from_numpy(y_np).to(device)
             weights = torch.from_numpy(np.where(real_np, config["real_weight"], 1.0)
@@ -312,7 +284,7 @@ def _train(args, argv, run_dir, log, data) -> dict[str, Any]:
             if args.clip > 0:
                 torch.nn.utils.clip_grad_norm_(net.parameters(), args.clip)
             optimizer.step()
-            iteration += 1
+            run.iteration = iteration = iteration + 1
             value = float(loss.detach())
             first_loss = value if first_loss is None else first_loss
             last_loss = value
@@ -328,26 +300,16 @@ def _train(args, argv, run_dir, log, data) -> dict[str, Any]:
                 window_start, window_n = time.monotonic(), 0
             if iteration % args.val_every == 0 or iteration == stop_at:
                 scores = validate(net, val, device)
-                history.append({"iteration": iteration, **scores})
-                marker = ""
-                if scores["score"] > best:
-                    best = scores["score"]
-                    atomic_save({"model": net.state_dict(), "iteration": iteration,
-                                 "val": scores, "config": config}, best_path)
-                    marker = " (best)"
+                marker = " (best)" if run.record_validation(scores, key="score") else ""
                 log(f"val it {iteration}: " + " ".join(
                     f"{k} {v:.3f}" for k, v in scores.items()) + marker)
-            if time.monotonic() - last_save > args.checkpoint_minutes * 60:
-                save_last()
-                last_save = time.monotonic()
+            run.save_every(args.checkpoint_minutes)
     except BaseException:
         restore_signals()
         raise
-    save_last()
+    summary = run.finish(bool(stop_requested), first_loss=first_loss, last_loss=last_loss)
     restore_signals()
-    log(f"stopped at iteration {iteration}" + (" (signal)" if stop_requested else ""))
-    return {"iteration": iteration, "best": best, "history": history,
-            "first_loss": first_loss, "last_loss": last_loss, "run_dir": str(run_dir)}
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
