@@ -218,8 +218,10 @@ def export_facelet(run_dir: Path, models_dir: Path = DEFAULT_MODELS_DIR,
 
 _SETS = {
     "older": "positives: age >= 60; negatives: age 18-35 (UTKFace training part)",
-    "younger": "faces labelled >= 36: positives 18-35, negatives >= 60; younger faces: "
-               "positives 5-12, negatives 18-35",
+    "younger": "every face (one rule): the mean of two DFI deltas, (positives 18-35, "
+               "negatives >= 60) and (positives 5-12, negatives 18-35) = half of (K nearest "
+               "5-12 - K nearest >= 60) (UTKFace training part); positives / negatives "
+               "above count the union over both pairs",
     "masculine": "positives: men 18-60; negatives: women 18-60",
     "feminine": "positives: women 18-60; negatives: men 18-60",
 }

@@ -6,8 +6,8 @@
 A facelet regresses ``alpha x (DFI direction)``; with alpha = 1 the learnt change is the
 neighbourhood-mean difference shrunk by regression, which is faint. The gain scales the
 facelet's output (:func:`editor.training.export_facelet.scale_facelet`). For each gain this
-prints, on ``--faces`` UTKFace faces of the training part aged 18-70 (never the hold-out,
-never bench/): the age change at strength +1 judged by the benchmark's age regressor
+prints, on ``--faces`` UTKFace faces of the training part aged ``--ages`` (default 18-70;
+never the hold-out, never bench/): the age change at strength +1 judged by the benchmark's age regressor
 (trained on the training part, :func:`editor.training.bench_portrait.train_age_regressor`)
 and dlib's identity distance between the face and its edit at strength 0.7. The edit is
 applied in the face frame itself (UTKFace crops are the frame): crop + decode(f + s g) -
@@ -30,7 +30,8 @@ from editor.training import facelet_data as fd
 
 
 @torch.no_grad()
-def measure(run_dir: Path, gains: list[float], count: int, log=print) -> list[dict]:
+def measure(run_dir: Path, gains: list[float], count: int, log=print,
+            ages: tuple[int, int] = (18, 70)) -> list[dict]:
     from editor.faces import default_backend, face_distance
     from editor.training.bench_portrait import judge_ages, train_age_regressor
     from editor.training.makeup_data import load_landmarks
@@ -49,7 +50,7 @@ def measure(run_dir: Path, gains: list[float], count: int, log=print) -> list[di
     judge, _ = train_age_regressor(faces, 1200, log)
     train = faces.part("train")
     marks = load_landmarks(fd.default_data_root(), log=log)
-    ok = [i for i in np.nonzero((train.ages >= 18) & (train.ages <= 70))[0]
+    ok = [i for i in np.nonzero((train.ages >= ages[0]) & (train.ages <= ages[1]))[0]
           if str(train.names[i]) in marks]
     rng = np.random.default_rng(5)
     picked = np.sort(rng.choice(ok, min(count, len(ok)), replace=False))
@@ -79,8 +80,8 @@ def measure(run_dir: Path, gains: list[float], count: int, log=print) -> list[di
     return rows
 
 
-def measure_through_tool(run_dir: Path, gains: list[float], count: int, log=print
-                         ) -> list[dict]:
+def measure_through_tool(run_dir: Path, gains: list[float], count: int, log=print,
+                         ages: tuple[int, int] = (18, 70)) -> list[dict]:
     """The same on TRAINING photos through the whole tool (detection, alignment, edit,
     paste-back inside the face mask, composited), so what the mask leaves out (hair) does
     not count: judged age change at +1 and identity distance at 0.7 for each gain."""
@@ -102,7 +103,7 @@ def measure_through_tool(run_dir: Path, gains: list[float], count: int, log=prin
     faces = fd.load_faces()
     judge, _ = train_age_regressor(faces, 1200, log)
     train = faces.part("train")
-    ok = np.nonzero((train.ages >= 18) & (train.ages <= 70))[0]
+    ok = np.nonzero((train.ages >= ages[0]) & (train.ages <= ages[1]))[0]
     rng = np.random.default_rng(5)
     root = fd.default_data_root() / "faces_utkface" / "images"
     photos = []
@@ -133,7 +134,7 @@ def measure_through_tool(run_dir: Path, gains: list[float], count: int, log=prin
                 for rgb, face in photos:
                     portrait.clear_cache()
                     shown = [composite_masked(rgb, portrait.portrait_image(
-                        rgb, effect="older", strength=s)) for s in (0.0, 1.0, 0.7)]
+                        rgb, effect=config["effect"], strength=s)) for s in (0.0, 1.0, 0.7)]
                     ages0.append(shown[0])
                     ages1.append(shown[1])
                     dists.append(face_distance(
@@ -155,13 +156,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gains", type=float, nargs="+", default=[1, 2, 3, 4, 6])
     p.add_argument("--faces", type=int, default=48)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--ages", type=int, nargs=2, default=[18, 70], metavar=("MIN", "MAX"),
+                   help="labelled age range of the training faces measured (an effect "
+                        "should reach its target for young adults as well as for older "
+                        "faces)")
     p.add_argument("--through-tool", action="store_true",
                    help="edit training photos through the whole tool (face mask included)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     rows = (measure_through_tool if args.through_tool else measure)(
-        Path(args.run_dir), args.gains, args.faces)
-    print(json.dumps({"run_dir": args.run_dir, "training_faces": args.faces, "rows": rows},
+        Path(args.run_dir), args.gains, args.faces, ages=tuple(args.ages))
+    print(json.dumps({"run_dir": args.run_dir, "training_faces": args.faces,
+                      "ages": args.ages, "rows": rows},
                      indent=2))
     return 0
 

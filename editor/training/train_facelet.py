@@ -11,7 +11,8 @@ Shipped effects (older, younger, masculine, feminine; UTKFace training part only
 1. Every UTKFace face is encoded once by the autoencoder (cached in
    ``~/.cache/restora/facelet_features_<sha>.npy``, keyed by the autoencoder's weights).
 2. Pseudo targets for ``--queries`` training faces and ``--eval-faces`` held-out faces:
-   ``alpha * (mean of the K nearest positives - mean of the K nearest negatives)``
+   ``alpha * (mean of the K nearest positives - mean of the K nearest negatives)``, or the
+   mean of several such pairs, one rule for every face
    (:mod:`editor.training.facelet_directions`; positives and negatives from the training
    part); ``--alpha`` gives the step, or it is calibrated with the autoencoder's own
    attribute head. Saved in the run
@@ -201,19 +202,19 @@ def _pseudo_targets(args, net, sha, run_dir: Path, log) -> dict[str, np.ndarray]
     desc = dirs.descriptors(features)
     bank = dirs.label_directions(faces.ages, faces.genders)
     direction = bank[args.effect]
-    for mask in (direction.positive, direction.negative, direction.alt_positive,
-                 direction.alt_negative):
-        if mask is not None:
-            mask &= ~held   # positives and negatives come from the training part only
+    for pos, neg in direction.pairs:
+        pos &= ~held    # positives and negatives come from the training part only
+        neg &= ~held
     rng = np.random.default_rng([args.seed, 0x51525953])
     queries = np.sort(rng.choice(train_idx, min(args.queries, len(train_idx)), replace=False))
     evals = held_idx[np.unique(np.linspace(0, len(held_idx) - 1,
                                            min(args.eval_faces, len(held_idx))).astype(int))]
-    log(f"{args.effect}: {int(direction.positive.sum())} positives, "
-        f"{int(direction.negative.sum())} negatives; targets for {len(queries)} training "
+    sets = ", ".join(f"{int(p.sum())} positives / {int(n.sum())} negatives"
+                     for p, n in direction.pairs)
+    log(f"{args.effect}: {sets}; targets for {len(queries)} training "
         f"and {len(evals)} held-out faces (K = {args.k})")
-    q_delta = dirs.raw_deltas(direction, queries, faces.ages[queries], features, desc, args.k)
-    e_delta = dirs.raw_deltas(direction, evals, faces.ages[evals], features, desc, args.k)
+    q_delta = dirs.raw_deltas(direction, queries, features, desc, args.k)
+    e_delta = dirs.raw_deltas(direction, evals, features, desc, args.k)
     if args.alpha is None:
         calib = slice(0, min(512, len(queries)))
         alpha = dirs.calibrate_alpha(net, args.effect, np.asarray(features[queries[calib]]),

@@ -56,25 +56,33 @@ def test_label_directions_pick_the_documented_sets():
     d = dirs.label_directions(ages, genders)
     assert d["older"].positive.tolist() == [False, False, False, True, False]
     assert d["older"].negative.tolist() == [False, True, False, False, True]
-    assert d["younger"].alt_positive.tolist() == [True, False, False, False, False]
+    # younger: one rule for every face, both parts of the definition
+    (adult, old), (child, adult_again) = d["younger"].pairs
+    assert adult.tolist() == [False, True, False, False, True]
+    assert old.tolist() == [False, False, False, True, False]
+    assert child.tolist() == [True, False, False, False, False]
+    assert adult_again.tolist() == adult.tolist()
     assert d["masculine"].positive.tolist() == [False, False, True, False, True]
     assert d["feminine"].positive.tolist() == [False, True, False, False, False]
 
 
 def test_deltas_point_from_negatives_to_positives():
     rng = np.random.default_rng(0)
-    features = rng.normal(0, 0.1, (40, 4, 8, 8)).astype(np.float16)
-    ages = np.array([25] * 20 + [70] * 20)
-    features[20:] += 1.0                          # "old" faces are brighter in feature 0..3
+    features = rng.normal(0, 0.1, (50, 4, 8, 8)).astype(np.float16)
+    ages = np.array([25] * 20 + [70] * 20 + [8] * 10)
+    features[20:40] += 1.0                        # "old" faces are brighter in feature 0..3
+    features[40:] -= 1.0                          # children darker
     desc = dirs.descriptors(features)
-    d = dirs.label_directions(ages, np.zeros(40))
-    delta = dirs.raw_deltas(d["older"], np.arange(5), ages[:5], features, desc, k=5)
+    d = dirs.label_directions(ages, np.zeros(50))
+    delta = dirs.raw_deltas(d["older"], np.arange(5), features, desc, k=5)
     assert delta.shape == (5, 4, 8, 8)
     assert np.allclose(delta.astype(np.float32).mean(), 1.0, atol=0.1)
-    young = dirs.raw_deltas(d["younger"], np.array([25, 30]), ages[[25, 30]], features, desc,
-                            k=5)
-    assert young.astype(np.float32).mean() < -0.9
-    user = dirs.set_deltas(features[:3].astype(np.float32), features[20:].astype(np.float32),
+    # younger: the same rule for an adult, an old face and a child, the mean of
+    # (adult - old) and (child - adult) = half of (child - old)
+    young = dirs.raw_deltas(d["younger"], np.array([3, 25, 30, 45]), features, desc,
+                            k=5).astype(np.float32)
+    assert np.allclose(young.mean((1, 2, 3)), -1.0, atol=0.1)
+    user = dirs.set_deltas(features[:3].astype(np.float32), features[20:40].astype(np.float32),
                            features[:20].astype(np.float32), k=4)
     assert user.mean() > 0.9
 
