@@ -18,7 +18,7 @@ from __future__ import annotations
 import weakref
 from pathlib import Path
 
-from PySide6.QtCore import QSignalBlocker, QThread, Signal
+from PySide6.QtCore import QThread, Signal
 from PySide6.QtWidgets import (QApplication, QComboBox, QDialog, QFileDialog, QFormLayout,
                                QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget)
 
@@ -71,17 +71,7 @@ def refresh_style_choices(panel) -> None:
     style list, keeping the current choice; nothing to do when the panel has no Retouch."""
     if panel is None or panel.tool_combo.findData(RETOUCH_TOOL_ID) < 0:
         return
-    page = panel.page(RETOUCH_TOOL_ID)
-    combo = page.editors.get("style")
-    param = next((p for p in page.tool.params if p.name == "style"), None)
-    if not isinstance(combo, QComboBox) or param is None:
-        return
-    current = combo.currentData()
-    with QSignalBlocker(combo):
-        combo.clear()
-        for value, label in param.choices:
-            combo.addItem(label, value)
-        combo.setCurrentIndex(max(0, combo.findData(current)))
+    panel.page(RETOUCH_TOOL_ID).refresh_choices()
 
 
 class LearnLookDialog(QDialog):

@@ -18,6 +18,7 @@ from editor.qt.icons import icon
 from editor.qt.settings import Settings
 from editor.qt.tool_extras import PathEditor, sample_again_button
 from editor.tools.schema import Param, Tool
+from editor.tools.user_models import LiveChoices
 
 #: Finest slider resolution; beyond this the slider is a coarse control and the numeric
 #: entry gives the exact value.
@@ -147,6 +148,26 @@ class ToolPage(QWidget):
             editor.currentIndexChanged.connect(self.valuesChanged)
         editor.setToolTip(p.help)
         return editor
+
+    def refresh_choices(self) -> None:
+        """Re-read every live choice list (user styles, facelets) and refill its combo box
+        when the list changed, keeping the current choice (still there) without emitting
+        valuesChanged."""
+        for p in self.tool.params:
+            combo = self.editors.get(p.name)
+            if not isinstance(p.choices, LiveChoices) or not isinstance(combo, QComboBox):
+                continue
+            p.choices.rescan()
+            wanted = list(p.choices)
+            shown = [(combo.itemData(i), combo.itemText(i)) for i in range(combo.count())]
+            if wanted == shown:
+                continue
+            current = combo.currentData()
+            with QSignalBlocker(combo):
+                combo.clear()
+                for value, label in wanted:
+                    combo.addItem(label, value)
+                combo.setCurrentIndex(max(0, combo.findData(current)))
 
     def values(self) -> dict:
         out = {}
@@ -304,7 +325,10 @@ class ToolPanel(QWidget):
         tool = self.tool()
         if tool is None:
             return
-        self.stack.setCurrentWidget(self.page(tool.id))
+        page = self.page(tool.id)
+        # A style or facelet saved since the page was built (Learn my look, the CLI).
+        page.refresh_choices()
+        self.stack.setCurrentWidget(page)
         self.preview_check.setEnabled(has_canvas_preview(tool))
         self.set_info("")
         if self._settings is not None:

@@ -87,10 +87,18 @@ def card_spec(name: str, card: Mapping[str, Any], *, architecture: str, task: st
 
 
 class LiveChoices(Sequence):
-    """``(name, label)`` choices read from a function at every use."""
+    """``(name, label)`` choices read from a function at every use. ``rescan`` (optional)
+    re-reads their source (the user's folder): a model saved by another process — a
+    ``restora-cli train-facelet`` next to the open editor — appears once it has run."""
 
-    def __init__(self, items: Callable[[], tuple[tuple[str, str], ...]]) -> None:
+    def __init__(self, items: Callable[[], tuple[tuple[str, str], ...]],
+                 rescan: Callable[[], object] | None = None) -> None:
         self._items = items
+        self._rescan = rescan
+
+    def rescan(self) -> None:
+        if self._rescan is not None:
+            self._rescan()
 
     def __getitem__(self, index):
         return self._items()[index]
@@ -216,7 +224,8 @@ class UserModelStore:
         raise ValueError(f"unknown {self.kind} {name!r}; known {self.kind}s: {known}")
 
     def choices(self) -> LiveChoices:
-        return LiveChoices(lambda: tuple((i.name, i.menu_label) for i in self.items()))
+        return LiveChoices(lambda: tuple((i.name, i.menu_label) for i in self.items()),
+                           self.refresh)
 
     # -- saving -------------------------------------------------------------------------------
     def check_new_name(self, name: str) -> str:

@@ -218,3 +218,30 @@ def test_layer_pairs_of_the_open_document_train_a_style(qtbot, window, fake_mode
     dialog.set_source("folders")
     assert dialog.before_edit.isVisible()
     dialog.close()
+
+
+def test_a_style_saved_by_another_process_appears_when_the_page_is_shown(qtbot, window):
+    """`restora-cli train-look` next to the open editor: its style is on disk, unknown to
+    this process, until the Retouch page is shown again."""
+    import os
+
+    from tests.retouch_fakes import FAKE_ARCH, tiny_lptn
+
+    window.show_tool("retouch")
+    combo = window.tool_panel.page("retouch").editors["style"]
+    style = retouch_styles.save_user_style("elsewhere", "From the CLI",
+                                           tiny_lptn().state_dict(), FAKE_ARCH, {})
+    # Hide it from this process's list: as if another process had written the files.
+    files = [style.directory / f"elsewhere{ext}" for ext in (".json", ".safetensors")]
+    for path in files:
+        os.rename(path, path.with_suffix(path.suffix + ".away"))
+    retouch_styles.refresh_styles()
+    for path in files:
+        os.rename(path.with_suffix(path.suffix + ".away"), path)
+    assert combo.findData("elsewhere") < 0
+    chosen = combo.currentData()
+    window.show_tool("sharpen")
+    window.show_tool("retouch")
+    assert combo.findData("elsewhere") >= 0
+    assert combo.itemText(combo.findData("elsewhere")) == "From the CLI (my style)"
+    assert combo.currentData() == chosen
