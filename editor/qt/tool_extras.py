@@ -1,6 +1,7 @@
 """Small pieces of the generated tool pages: a file-name editor for ``path`` parameters
 (Face enhance's reference photo) and the "Sample again" button every tool with an integer
 ``seed`` parameter gets (a generative tool's result is one sample; a new seed is another).
+Its neighbour "Variants…" (several seeds side by side) lives in editor.qt.variant_strip.
 """
 
 from __future__ import annotations
@@ -65,10 +66,27 @@ class PathEditor(QWidget):
 SEED_PARAM = "seed"
 
 
+def seed_param(tool) -> Param | None:
+    """The tool's int ``seed`` parameter (what makes it a sampler), or None."""
+    return next((p for p in tool.params if p.name == SEED_PARAM and p.kind is int), None)
+
+
+def button_row(*buttons: QWidget | None) -> QWidget:
+    """The given buttons (None ones left out) side by side, left-aligned."""
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for b in buttons:
+        if b is not None:
+            layout.addWidget(b)
+    layout.addStretch(1)
+    return row
+
+
 def sample_again_button(page) -> QPushButton | None:
     """A "Sample again" button for a ToolPage whose tool has an int ``seed`` parameter
     (None otherwise): it moves the seed on by one, which re-runs the preview."""
-    param = next((p for p in page.tool.params if p.name == SEED_PARAM and p.kind is int), None)
+    param = seed_param(page.tool)
     if param is None:
         return None
     button = QPushButton(icon("mdi6.dice-multiple-outline"), "Sample again")

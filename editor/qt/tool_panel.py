@@ -1,8 +1,8 @@
 """Tool panel, generated from each Tool's parameter schema (never hand-written per tool).
 
 float/int -> slider + numeric entry kept in sync; bool -> checkbox; choice -> combo box;
-path -> file name with Browse (editor.qt.tool_extras). A tool with an int ``seed`` gets a
-"Sample again" button.
+path -> file name with Browse (editor.qt.tool_extras). A tool with an int ``seed`` gets
+"Sample again" and "Variants…" (editor.qt.variant_strip) buttons.
 Tooltips come from ``Param.help``. Last values are remembered per tool in the settings.
 """
 
@@ -16,7 +16,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 
 from editor.qt.icons import icon
 from editor.qt.settings import Settings
-from editor.qt.tool_extras import PathEditor, sample_again_button
+from editor.qt.tool_extras import PathEditor, button_row, sample_again_button
+from editor.qt.variant_strip import variants_button
 from editor.tools.schema import Param, Tool
 from editor.tools.user_models import LiveChoices
 
@@ -128,8 +129,9 @@ class ToolPage(QWidget):
             label.setToolTip(p.help)
             form.addRow(label, editor)
         self.sample_again = sample_again_button(self)
+        self.variants_button = variants_button(self)
         if self.sample_again is not None:
-            form.addRow(self.sample_again)
+            form.addRow(button_row(self.sample_again, self.variants_button))
 
     def _make_editor(self, p: Param) -> QWidget:
         if p.kind in (float, int):
