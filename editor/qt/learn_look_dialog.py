@@ -2,15 +2,16 @@
 before/after photos (:mod:`editor.training.learn_look`).
 
 The pairs come from two folders (matched by file name) or from the layers of the window's
-open document (``beach`` + ``beach after``; :func:`editor.training.learn_look.
-pairs_from_layers`), then a style name, Train. The layers are copied when Train is pressed,
-so editing the document meanwhile changes nothing in the training. Training runs on a QThread
-of its own, not on the engine thread: it takes minutes, and previews and Apply must keep
-working meanwhile. The progress bar follows it, Cancel stops it at the next step and saves
-nothing; closing the dialog cancels too and waits for the thread. Problems (too few pairs,
-an unpaired or unreadable file, a taken name) come back as one line in the dialog; nothing
-is written unless training finished. On success the new style is added to the Tool
-panel's style list (:func:`refresh_style_choices`) and shown there, selected.
+open document (``beach`` + ``beach after``, see
+:func:`editor.training.learn_look.pairs_from_layers`), then a style name, Train. The
+layers are copied when Train is pressed, so editing the document meanwhile changes nothing
+in the training. Training runs on a QThread of its own, not on the engine thread: it takes
+minutes, and previews and Apply must keep working meanwhile. The progress bar follows it,
+Cancel stops it at the next step and saves nothing; closing the dialog cancels too and
+waits for the thread. Problems (too few pairs, an unpaired or unreadable file, a taken
+name) come back as one line in the dialog; nothing is written unless training finished. On
+success the new style is added to the Tool panel's style list
+(:func:`refresh_style_choices`) and shown there, selected.
 """
 
 from __future__ import annotations

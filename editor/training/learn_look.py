@@ -6,12 +6,12 @@ CPU in a few minutes, saved as a user style (:mod:`editor.tools.retouch_styles`)
 Pairs are matched by file name without extension (``before/IMG_1.jpg`` ↔
 ``after/IMG_1.tif``), so an export to another format still pairs. In the editor they can
 also come from the layers of the open document (:func:`pairs_from_layers`): a layer named
-``beach after`` (or ``… edited``, ``… retouched``) pairs with ``beach`` or ``beach before``
-(or ``… original``). Everything that can be
-wrong is checked BEFORE training, with a message that says what to fix, and nothing is
-written unless training finishes: a style name that is taken or not allowed, fewer than
-:data:`MIN_PAIRS` pairs, an image without its partner, a file that cannot be read, a pair
-of different sizes. Cancelling (the dialog's Cancel, Ctrl+C) saves nothing.
+``beach after`` (or ``… edited``, ``… retouched``) pairs with ``beach`` or ``beach
+before`` (or ``… original``). Everything that can be wrong is checked BEFORE training,
+with a message that says what to fix, and nothing is written unless training finishes: a
+style name that is taken or not allowed, fewer than :data:`MIN_PAIRS` pairs, an image
+without its partner, a file that cannot be read, a pair of different sizes. Cancelling
+(the dialog's Cancel, Ctrl+C) saves nothing.
 
 How a look is learnt, in two steps:
 
@@ -148,7 +148,7 @@ def pairs_from_arrays(items: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> li
 #: Last words of a layer name that mark the edited / the original half of a pair.
 AFTER_WORDS = ("after", "edited", "retouched")
 BEFORE_WORDS = ("before", "original")
-#: Layer pixels at most this transparent count as part of the photo (alpha >= 1 - this).
+#: Layer pixels with at least this alpha count as part of the photo.
 OPAQUE = 0.5
 
 
