@@ -65,7 +65,8 @@ def fit_tone(tone: GlobalTone, pairs: Sequence[tuple[np.ndarray, np.ndarray]], *
     scheduler time slice (800 steps took 171 s on 2 threads next to a busy process, 10 s
     on one)."""
     before, after = sample_pixels(pairs, samples, seed)
-    x, y = _as_image(before), _as_image(after)
+    device = tone.curve_in.device                # the trainer's device (CUDA there)
+    x, y = _as_image(before).to(device), _as_image(after).to(device)
     optimizer = torch.optim.Adam(tone.parameters(), lr=lr)
     error = torch.tensor(0.0)
     threads = torch.get_num_threads()
