@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDialog, QFileDialog, QF
 from editor.engine.progress import Cancelled, Progress
 from editor.qt.dialogs import run_controls
 from editor.qt.icons import icon
+from editor.qt.settings import Settings
 
 RETOUCH_TOOL_ID = "retouch"
 
@@ -83,11 +84,13 @@ class LearnLookDialog(QDialog):
     #: A style was saved (its name).
     styleLearned = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None, tool_panel=None, **learn_options) -> None:
+    def __init__(self, parent: QWidget | None = None, tool_panel=None,
+                 settings: Settings | None = None, **learn_options) -> None:
         super().__init__(parent)
         self.setWindowTitle("Learn My Look")
         self.setWindowIcon(icon("mdi6.school-outline"))
         self._panel = tool_panel
+        self._settings = settings or Settings()
         self._options = learn_options
         self.worker: LearnLookWorker | None = None
         self.last_result = None
@@ -140,6 +143,10 @@ class LearnLookDialog(QDialog):
         self.train_button.clicked.connect(self.train)
         self.cancel_button.clicked.connect(self.cancel)
         self.close_button.clicked.connect(self.reject)
+        # Where the last look came from (folders, source), as a retoucher expects.
+        self.before_edit.setText(self._settings.get("look/before_dir"))
+        self.after_edit.setText(self._settings.get("look/after_dir"))
+        self.set_source(self._settings.get("look/source"))
         self.source_combo.currentIndexChanged.connect(self._source_changed)
         self._source_changed()
         self._show_style_problems()
@@ -149,8 +156,8 @@ class LearnLookDialog(QDialog):
         return self.source_combo.currentData() == "layers"
 
     def set_source(self, source: str) -> None:
-        """"folders" or "layers"."""
-        self.source_combo.setCurrentIndex(self.source_combo.findData(source))
+        """"folders" or "layers" (anything else: folders)."""
+        self.source_combo.setCurrentIndex(max(0, self.source_combo.findData(source)))
 
     def _document_layers(self) -> list[tuple[str, object]]:
         """(name, pixels) of the window's open document, bottom first (not copied)."""
@@ -202,7 +209,8 @@ class LearnLookDialog(QDialog):
         return edit, row
 
     def _browse(self, edit: QLineEdit, title: str) -> None:
-        folder = QFileDialog.getExistingDirectory(self, title, edit.text() or str(Path.home()))
+        start = edit.text() or self.before_edit.text() or str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self, title, start)
         if folder:
             edit.setText(folder)
 
@@ -240,6 +248,10 @@ class LearnLookDialog(QDialog):
         if not name:
             self.status_label.setText("Give the style a name.")
             return
+        self._settings.set("look/source", self.source_combo.currentData())
+        if not self.use_layers():
+            self._settings.set("look/before_dir", self.before_edit.text().strip())
+            self._settings.set("look/after_dir", self.after_edit.text().strip())
         self.progress_bar.setValue(0)
         self.status_label.setText("Reading the photos…")
         worker = LearnLookWorker(pairs, name, self.label_edit.text().strip(), self,
@@ -330,7 +342,8 @@ def open_learn_look(window) -> LearnLookDialog:
     """Show the dialog for ``window`` (a MainWindow; its Tool panel gets the new style)."""
     dialog = _dialogs.get(window)
     if dialog is None:
-        dialog = LearnLookDialog(window, tool_panel=getattr(window, "tool_panel", None))
+        dialog = LearnLookDialog(window, tool_panel=getattr(window, "tool_panel", None),
+                                 settings=getattr(window, "settings", None))
         _dialogs[window] = dialog
     dialog.show()
     dialog.raise_()

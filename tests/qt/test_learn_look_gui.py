@@ -72,8 +72,8 @@ def pair_folders(root, count=5):
 
 
 def make_dialog(qtbot, window, fake_models, iterations=3):
-    dialog = LearnLookDialog(window, tool_panel=window.tool_panel, base=fake_models,
-                             iterations=iterations)
+    dialog = LearnLookDialog(window, tool_panel=window.tool_panel, settings=window.settings,
+                             base=fake_models, iterations=iterations)
     qtbot.addWidget(dialog)
     dialog.show()
     return dialog
@@ -245,3 +245,24 @@ def test_a_style_saved_by_another_process_appears_when_the_page_is_shown(qtbot, 
     assert combo.findData("elsewhere") >= 0
     assert combo.itemText(combo.findData("elsewhere")) == "From the CLI (my style)"
     assert combo.currentData() == chosen
+
+
+def test_the_dialog_remembers_the_folders_and_the_source(qtbot, window, fake_models,
+                                                         tmp_path):
+    before, after = pair_folders(tmp_path, count=3)         # too few: refused, still kept
+    dialog = make_dialog(qtbot, window, fake_models)
+    dialog.before_edit.setText(str(before))
+    dialog.after_edit.setText(str(after))
+    dialog.name_edit.setText("kept")
+    dialog.train()
+    qtbot.waitUntil(lambda: not dialog.busy(), timeout=30000)
+    dialog.close()
+    again = make_dialog(qtbot, window, fake_models)
+    assert again.before_edit.text() == str(before) and again.after_edit.text() == str(after)
+    assert not again.use_layers()
+    again.set_source("layers")
+    again.name_edit.setText("kept")
+    again.train()                                            # no pairs in the document
+    qtbot.waitUntil(lambda: not again.busy(), timeout=30000)
+    again.close()
+    assert make_dialog(qtbot, window, fake_models).use_layers()
