@@ -3,15 +3,15 @@ before/after photos (:mod:`editor.training.learn_look`).
 
 The pairs come from two folders (matched by file name) or from the layers of the window's
 open document (``beach`` + ``beach after``, see
-:func:`editor.training.learn_look.pairs_from_layers`), then a style name, Train. The
-layers are copied when Train is pressed, so editing the document meanwhile changes nothing
-in the training. Training runs on a QThread of its own, not on the engine thread: it takes
-minutes, and previews and Apply must keep working meanwhile. The progress bar follows it,
-Cancel stops it at the next step and saves nothing; closing the dialog cancels too and
-waits for the thread. Problems (too few pairs, an unpaired or unreadable file, a taken
-name) come back as one line in the dialog; nothing is written unless training finished. On
-success the new style is added to the Tool panel's style list
-(:func:`refresh_style_choices`) and shown there, selected.
+:func:`editor.training.learn_look.pairs_from_layers`), then a style name, Train. Layer
+pairs are read (and shrunk to the training size) when Train is pressed, so editing the
+document meanwhile changes nothing in the training. Training runs on a QThread of its own,
+not on the engine thread: it takes minutes, and previews and Apply must keep working
+meanwhile. The progress bar follows it, Cancel stops it at the next step and saves
+nothing; closing the dialog cancels too and waits for the thread. Problems (too few pairs,
+an unpaired or unreadable file, a taken name) come back as one line in the dialog; nothing
+is written unless training finished. On success the new style is added to the Tool panel's
+style list (:func:`refresh_style_choices`) and shown there, selected.
 """
 
 from __future__ import annotations
@@ -169,6 +169,7 @@ class LearnLookDialog(QDialog):
 
     def _source_changed(self, *_args) -> None:
         layers = self.use_layers()
+        self._settings.set("look/source", self.source_combo.currentData())
         for row in self._folder_rows:
             self._form.setRowVisible(row, not layers)
         self._form.setRowVisible(self.layers_label, layers)
@@ -236,9 +237,15 @@ class LearnLookDialog(QDialog):
             if not layers:
                 self.status_label.setText("Open a document with the before/after layers first.")
                 return
-            # Copied now, on this thread: the document may be edited while training runs.
-            copied = [(layer_name, pixels.copy()) for layer_name, pixels in layers]
-            pairs = lambda: learn_look.pairs_from_layers(copied)  # noqa: E731
+            # Read now, on this thread, while the layers are as the user sees them: the
+            # pairs come out shrunk to the training size (a few MB), so neither a copy of
+            # every full-size layer nor the live document goes to the worker.
+            try:
+                layer_pairs = learn_look.pairs_from_layers(layers)
+            except learn_look.LookError as error:
+                self.status_label.setText(f"Could not learn the look: {error}")
+                return
+            pairs = lambda: layer_pairs  # noqa: E731
         else:
             before, after = self.before_edit.text().strip(), self.after_edit.text().strip()
             if not before or not after:
@@ -248,7 +255,6 @@ class LearnLookDialog(QDialog):
         if not name:
             self.status_label.setText("Give the style a name.")
             return
-        self._settings.set("look/source", self.source_combo.currentData())
         if not self.use_layers():
             self._settings.set("look/before_dir", self.before_edit.text().strip())
             self._settings.set("look/after_dir", self.after_edit.text().strip())

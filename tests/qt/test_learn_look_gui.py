@@ -263,6 +263,6 @@ def test_the_dialog_remembers_the_folders_and_the_source(qtbot, window, fake_mod
     again.set_source("layers")
     again.name_edit.setText("kept")
     again.train()                                            # no pairs in the document
-    qtbot.waitUntil(lambda: not again.busy(), timeout=30000)
+    assert not again.busy() and "no layer pairs" in again.status_label.text()
     again.close()
     assert make_dialog(qtbot, window, fake_models).use_layers()
