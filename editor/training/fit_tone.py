@@ -71,6 +71,10 @@ def fit_tone(tone: GlobalTone, pairs: Sequence[tuple[np.ndarray, np.ndarray]], *
     error = torch.tensor(0.0)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    # A grade frozen for the network's training (train_retouch --freeze-grade) is still
+    # fitted here; its flags are put back afterwards.
+    frozen = [not p.requires_grad for p in tone.parameters()]
+    tone.requires_grad_(True)
     try:
         for step in range(steps):
             if check is not None:
@@ -84,4 +88,6 @@ def fit_tone(tone: GlobalTone, pairs: Sequence[tuple[np.ndarray, np.ndarray]], *
             optimizer.step()
     finally:
         torch.set_num_threads(threads)
+        for parameter, was_frozen in zip(tone.parameters(), frozen):
+            parameter.requires_grad_(not was_frozen)
     return float(error.detach())

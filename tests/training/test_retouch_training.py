@@ -173,6 +173,16 @@ def test_grade_fit_recovers_a_matrix_and_curve_look():
     assert psnr(apply_tone(fresh, tone.arrays()), distort.hidden_look(fresh)) > 35.0
 
 
+def test_a_frozen_grade_is_still_fitted_and_stays_frozen():
+    """train_retouch --freeze-grade freezes the grade before --fit-grade fits it."""
+    tone = GlobalTone()
+    tone.requires_grad_(False)
+    before = [photo(seed=i) for i in range(2)]
+    fit_tone(tone, [(b, warm_look(b)) for b in before], samples=5_000, steps=50)
+    assert not any(p.requires_grad for p in tone.parameters())
+    assert psnr(apply_tone(before[0], tone.arrays()), warm_look(before[0])) > 30.0
+
+
 def test_layer_pairs_are_matched_by_name_and_cropped_to_the_photo():
     def layer(image, pad=6):
         rgba = np.zeros((image.shape[0] + 2 * pad, image.shape[1] + 2 * pad, 4), np.float32)
