@@ -14,14 +14,15 @@ Two stages, each its own run folder:
 
 Expert C with the global grade (``LPTN(global_tone=True)``, :mod:`editor.nets.tone_curve`),
 the shipped ``retouch-expert-c``: the pre-trained network reset to the identity (every
-branch's last layer zeroed, features kept) and the grade fitted on the training pairs'
-pixels (:mod:`editor.training.fit_tone`) before the first step. Fine-tuning the pyramid on
-top of it (``--iters N``, ``--freeze-grade`` to keep the grade fixed) did not generalise
-from 13 pairs (see the model card's notes), so the shipped weights use none::
+branch's last layer zeroed, features kept), the grade fitted on the training pairs' pixels
+(:mod:`editor.training.fit_tone`) before the first step, then a short, gentle fine-tune
+with the grade frozen. Longer or stronger fine-tuning did not generalise from 13 pairs
+(see the model card's notes)::
 
     python -m editor.training.train_retouch --task fivek --arch '{"global_tone": true}' \
-        --run-dir ~/.cache/restora/runs/retouch-expert-c-grade --iters 0 \
-        --init models/retouch-base.safetensors --reset-identity --fit-grade 0.3 --threads 1
+        --run-dir ~/.cache/restora/runs/retouch-expert-c-grade-ft --iters 100 --lr 5e-5 \
+        --init models/retouch-base.safetensors --reset-identity --fit-grade 0.3 \
+        --freeze-grade --threads 1
 
 Loss: L1 plus ``--colour-weight`` × the colour loss, 1 − cos of the angle between the
 output's and the target's RGB vectors per pixel (the angular colour error of the
