@@ -49,22 +49,55 @@ def _as_image(pixels: torch.Tensor) -> torch.Tensor:
     return pixels.t().reshape(1, 3, -1, 1)
 
 
+def match_histograms(tone: GlobalTone, before: torch.Tensor, after: torch.Tensor) -> None:
+    """Start ``tone`` (in place) at per-channel histogram matching of the pooled ``before``
+    pixels onto the pooled ``after`` pixels ((P, 3) each): the input curves become the
+    monotone maps between the two distributions, the rest the identity.
+
+    Why: with few pairs, a least-squares fit from the identity regresses toward the
+    training images' average (a curve at a level outputs the mean target there, flattening
+    contrast where the photos disagree), while histogram matching keeps the look's full
+    range and generalised better to unseen photos. Starting from it and fitting briefly
+    keeps both: measured leave-one-out on the 13 FiveK training pairs, matching alone
+    23.67 dB, a fit from the identity 23.75 dB, matching then 150 fitting steps 24.11 dB."""
+    knots = tone.curve_in.shape[1]
+    levels = torch.linspace(0.0, 1.0, knots, dtype=torch.float64)
+    curves = []
+    for c in range(3):
+        x = torch.sort(before[:, c].double().cpu()).values
+        y = after[:, c].double()
+        cdf = torch.searchsorted(x, levels, right=True).double() / x.numel()
+        # NumPy: torch.quantile refuses inputs over 16 M values
+        curves.append(torch.from_numpy(np.quantile(y.cpu().numpy(), cdf.clamp(0, 1).numpy())))
+    with torch.no_grad():
+        tone.curve_in.copy_(torch.stack(curves).to(tone.curve_in))
+        tone.matrix.copy_(torch.eye(3))
+        tone.offset.zero_()
+        tone.curve_out.copy_(levels.to(tone.curve_out).repeat(3, 1))
+
+
 def roughness(tone: GlobalTone) -> torch.Tensor:
     return sum(torch.diff(c, n=2, dim=1).pow(2).sum() for c in (tone.curve_in, tone.curve_out))
 
 
 def fit_tone(tone: GlobalTone, pairs: Sequence[tuple[np.ndarray, np.ndarray]], *,
              samples: int = SAMPLES, steps: int = STEPS, lr: float = LR,
-             smoothness: float = SMOOTHNESS, seed: int = 0, check=None) -> float:
+             smoothness: float = SMOOTHNESS, seed: int = 0, check=None,
+             start: str = "current") -> float:
     """Fit ``tone`` (in place) so that ``tone(before) ≈ after``; returns the final mean
     squared error on the sample. ``check`` (optional) is called every step (a cancel
-    check: it may raise).
+    check: it may raise). ``start``: ``"current"`` fits from the tone's present values
+    (the identity when fresh), ``"histogram"`` from :func:`match_histograms` of the sample.
 
     Runs on ONE thread: every step is ~50 small operations, and with a second thread each
     of them waits for it; when another process holds the other core that wait is a
     scheduler time slice (800 steps took 171 s on 2 threads next to a busy process, 10 s
     on one)."""
+    if start not in ("current", "histogram"):
+        raise ValueError(f"unknown start {start!r}")
     before, after = sample_pixels(pairs, samples, seed)
+    if start == "histogram":
+        match_histograms(tone, before, after)
     device = tone.curve_in.device                # the trainer's device (CUDA there)
     x, y = _as_image(before).to(device), _as_image(after).to(device)
     optimizer = torch.optim.Adam(tone.parameters(), lr=lr)

@@ -182,6 +182,24 @@ def test_a_frozen_grade_is_still_fitted_and_stays_frozen():
     assert not any(p.requires_grad for p in tone.parameters())
     assert psnr(apply_tone(before[0], tone.arrays()), warm_look(before[0])) > 30.0
 
+def test_histogram_start_alone_reproduces_a_per_channel_curve_look():
+    """--grade-start histogram: with no fitting steps, the grade is the monotone map between
+    the before and after distributions, which for a per-channel curve IS the curve."""
+    def curve_look(image):
+        return np.stack([image[..., 0] ** 0.6, image[..., 1] ** 1.3,
+                         0.1 + 0.8 * image[..., 2]], axis=2).astype(np.float32)
+
+    before = [photo(seed=i) for i in range(3)]
+    tone = GlobalTone()
+    fit_tone(tone, [(b, curve_look(b)) for b in before], samples=50_000, steps=0,
+             start="histogram")
+    fresh = photo(seed=7)
+    assert psnr(apply_tone(fresh, tone.arrays()), curve_look(fresh)) > 35.0
+    assert psnr(fresh, curve_look(fresh)) < 25.0
+    with pytest.raises(ValueError):
+        fit_tone(GlobalTone(), [(before[0], before[0])], steps=0, start="sideways")
+
+
 
 def test_layer_pairs_are_matched_by_name_and_cropped_to_the_photo():
     def layer(image, pad=6):
