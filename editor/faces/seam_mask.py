@@ -19,6 +19,12 @@ exactly and fast:
   outline), and must close on itself. Dynamic programming over (angle, radius) for every
   start radius at once gives the cheapest such loop; filled and feathered like the
   default mask, it is the paste mask.
+* An edge shows when it has more gradient than the content next to it (texture masks a
+  seam; flat skin shows every step), so the loop is then refined towards a small ratio of
+  edge cost to the edit's gradient energy a few photo pixels inside it (see
+  :func:`least_visible_mask`). Measured on 67 faces from the training data (BSD200/T91
+  photos and padded UTKFace crops, never the bench): the issue's seam measure, median /
+  worst, 0.78 / 1.57 for the cheapest loop alone, 0.52 / 1.18 refined.
 
 Inside the loop the whole edit is kept, so a face is never cut short by more than
 (1 − INNER) of the default ellipse's radius.
@@ -31,7 +37,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from editor.faces.align import PASTE_ELLIPSE, PASTE_FEATHER, _gradient_energy
+from editor.faces.align import PASTE_ELLIPSE, PASTE_FEATHER, SEAM_INSET, _gradient_energy
 
 #: Angles the loop is sampled at, and its radial range (fractions of the default ellipse).
 ANGLES = 256
@@ -40,6 +46,8 @@ RADII = 25
 #: Weight of the edit's size in the cost, and of the pull towards the default ellipse.
 CHANGE_WEIGHT = 1.0
 PRIOR_WEIGHT = 0.5
+#: Rounds of the edge-versus-inside refinement (0: the cheapest loop alone).
+RATIO_ROUNDS = 2
 
 
 def seam_cost(original: np.ndarray, edited: np.ndarray) -> np.ndarray:
@@ -51,6 +59,15 @@ def seam_cost(original: np.ndarray, edited: np.ndarray) -> np.ndarray:
     cost += CHANGE_WEIGHT * change / max(float(np.median(change)), 1e-8)
     sigma = max(1.0, 0.01 * original.shape[0])
     return cv2.GaussianBlur(cost, (0, 0), sigma)
+
+
+def _inside_energy(image: np.ndarray) -> np.ndarray:
+    """The edit's gradient energy relative to the photo's median cost unit, blurred as
+    :func:`seam_cost` blurs (so both sides of the ratio are on one scale)."""
+    energy = _gradient_energy(image)
+    energy = energy / max(float(np.median(energy)), 1e-8)
+    sigma = max(1.0, 0.01 * image.shape[0])
+    return cv2.GaussianBlur(energy, (0, 0), sigma)
 
 
 def cheapest_loop(cost: np.ndarray) -> np.ndarray:
@@ -83,11 +100,32 @@ def cheapest_loop(cost: np.ndarray) -> np.ndarray:
     return path
 
 
+def _loop_samples(field: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    return cv2.remap(field, xs.astype(np.float32), ys.astype(np.float32), cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE).astype(np.float64)
+
+
+def inset_for(matrix: np.ndarray) -> float:
+    """:data:`editor.faces.align.SEAM_INSET` photo px in crop px, for a crop made by the
+    2x3 photo -> crop ``matrix`` of :func:`editor.faces.align.align_face` (a small face is
+    enlarged into the crop: the same neighbourhood in the photo is more crop pixels)."""
+    return SEAM_INSET * float(np.sqrt(abs(np.linalg.det(np.asarray(matrix)[:, :2]))))
+
+
 def least_visible_mask(original: np.ndarray, edited: np.ndarray,
-                       feather: float | None = None) -> np.ndarray:
+                       feather: float | None = None, inset: float | None = None,
+                       ratio_rounds: int = RATIO_ROUNDS) -> np.ndarray:
     """float32 (size, size) paste mask for a square face crop: 1 inside the cheapest loop
     (see the module docstring), feathered by a Gaussian of ``feather`` px (default: the
-    default mask's)."""
+    default mask's).
+
+    ``inset`` (crop px; default :data:`editor.faces.align.SEAM_INSET`; give
+    :func:`inset_for` the crop's matrix): how far inside the edge lies the content a viewer
+    compares the edge with, which is a distance in the photo. An edge is seen when it has
+    more gradient than that neighbouring content, so after a first loop the cost becomes
+    ``edge − λ · inside`` with λ the first loop's ratio of the two, and the loop is found
+    again (``ratio_rounds`` times: Dinkelbach's method, which minimises a ratio of sums
+    through a sequence of sums, each solved exactly by the DP)."""
     size = original.shape[0]
     if original.shape[1] != size:
         raise ValueError(f"the crop must be square, got {original.shape[:2]}")
@@ -98,13 +136,25 @@ def least_visible_mask(original: np.ndarray, edited: np.ndarray,
     ax, ay = PASTE_ELLIPSE[0] * size, PASTE_ELLIPSE[1] * size
     xs = centre + np.outer(np.cos(theta), scales) * ax
     ys = centre + np.outer(np.sin(theta), scales) * ay
-    samples = cv2.remap(cost, xs.astype(np.float32), ys.astype(np.float32), cv2.INTER_LINEAR,
-                        borderMode=cv2.BORDER_REPLICATE).astype(np.float64)
+    samples = _loop_samples(cost, xs, ys)
     # Costs per angle relative to that angle's median, so the prior weighs the same
     # everywhere; then the pull towards the default ellipse (scale 1).
-    samples /= np.maximum(np.median(samples, axis=1, keepdims=True), 1e-8)
-    samples += PRIOR_WEIGHT * np.square((scales - 1.0) / (OUTER - INNER) * 2.0)[None]
-    path = cheapest_loop(samples)
+    scale = np.maximum(np.median(samples, axis=1, keepdims=True), 1e-8)
+    samples /= scale
+    prior = PRIOR_WEIGHT * np.square((scales - 1.0) / (OUTER - INNER) * 2.0)[None]
+    path = cheapest_loop(samples + prior)
+    if ratio_rounds:
+        # The content just inside the edge: the edit's own gradient energy, `inset` px
+        # towards the centre along the ray (in the same units as the edge cost).
+        inset = float(SEAM_INSET if inset is None else inset)
+        radius = np.hypot(xs - centre, ys - centre)
+        pull = np.clip((radius - inset) / np.maximum(radius, 1e-6), 0.0, 1.0)
+        inner = _loop_samples(_inside_energy(edited), centre + (xs - centre) * pull,
+                              centre + (ys - centre) * pull) / scale
+        rows = np.arange(ANGLES)
+        for _ in range(ratio_rounds):
+            ratio = samples[rows, path].sum() / max(inner[rows, path].sum(), 1e-12)
+            path = cheapest_loop(samples - ratio * inner + prior)
     points = np.stack([xs[np.arange(ANGLES), path], ys[np.arange(ANGLES), path]], axis=1)
     shift = 4
     mask = np.zeros((size, size), np.uint8)

@@ -86,14 +86,15 @@ def restore_faces(rgb: np.ndarray, faces, model, progress: Progress) -> np.ndarr
     back under a mask whose edge follows the least visible loop around the face
     (:mod:`editor.faces.seam_mask`), not across the jaw or the hair."""
     from editor.faces import align_face, paste_back
-    from editor.faces.seam_mask import least_visible_mask
+    from editor.faces.seam_mask import inset_for, least_visible_mask
 
     out = rgb.copy()
     for i, face in enumerate(faces):
         progress.set_progress(i / len(faces), f"Face {i + 1} of {len(faces)}")
         crop, matrix = align_face(rgb, face, size=crop_size(), padding=PADDING)
         edited = run_network(model, crop)
-        paste_back(out, crop, edited, matrix, mask_crop=least_visible_mask(crop, edited),
+        paste_back(out, crop, edited, matrix, mask_crop=least_visible_mask(
+                       crop, edited, inset=inset_for(matrix)),
                    out=out)
     progress.set_progress(1.0)
     return out

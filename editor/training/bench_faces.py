@@ -172,7 +172,7 @@ def makeup(root: Path, limit: int | None, models: dict) -> dict[str, Any]:
 
 def seams(root: Path, limit: int | None, net) -> dict[str, Any]:
     from editor.faces import align_face, default_paste_mask, detect_faces, paste_back, seam_ratio
-    from editor.faces.seam_mask import least_visible_mask
+    from editor.faces.seam_mask import inset_for, least_visible_mask
     from editor.tools.demakeup import PADDING, crop_size, run_network
 
     rows = []
@@ -190,7 +190,8 @@ def seams(root: Path, limit: int | None, net) -> dict[str, Any]:
                     return cv2.warpAffine(mask_crop, inverse, rgb.shape[1::-1],
                                           flags=cv2.INTER_LINEAR, borderValue=0)
 
-                loop = least_visible_mask(crop, edited)       # what the tool pastes with
+                # what the tool pastes with
+                loop = least_visible_mask(crop, edited, inset=inset_for(matrix))
                 out = paste_back(rgb, crop, edited, matrix, mask_crop=loop)
                 mask = in_photo(loop)
                 ellipse = default_paste_mask(size)
@@ -227,7 +228,7 @@ def seam_summary(rows: list[dict]) -> dict[str, Any]:
 
 def speed(root: Path, net, repeats: int) -> dict[str, Any]:
     from editor.faces import align_face, detect_faces, paste_back
-    from editor.faces.seam_mask import least_visible_mask
+    from editor.faces.seam_mask import inset_for, least_visible_mask
     from editor.tools.demakeup import PADDING, crop_size, run_network
 
     path = _images(root / "bench" / "faces" / "hq_ffhq", 1)[0]
@@ -239,7 +240,8 @@ def speed(root: Path, net, repeats: int) -> dict[str, Any]:
         def one() -> None:
             crop, matrix = align_face(rgb, face, size=size, padding=PADDING)
             edited = run_network(net, crop)
-            paste_back(rgb, crop, edited, matrix, mask_crop=least_visible_mask(crop, edited))
+            paste_back(rgb, crop, edited, matrix, mask_crop=least_visible_mask(
+                crop, edited, inset=inset_for(matrix)))
         one()
         times = []
         for _ in range(repeats):

@@ -55,3 +55,23 @@ def test_cheapest_loop_closes_and_moves_one_step_at_a_time():
     assert np.array_equal(path, lane)
     steps = np.abs(np.diff(np.append(path, path[0])))
     assert steps.max() <= 1
+
+
+def test_edge_is_placed_where_the_content_inside_masks_it():
+    """A ring of texture (a beard, a hairline) just inside the possible seams: an edge on
+    flat skin right outside it is compared with that texture and disappears, which the
+    edge-versus-inside refinement finds and the cheapest loop alone does not look for."""
+    rng = np.random.default_rng(2)
+    crop = np.full((SIZE, SIZE, 3), [0.8, 0.6, 0.5], np.float32)
+    crop += rng.normal(0, 0.01, crop.shape).astype(np.float32)
+    c = (SIZE - 1) / 2
+    yy, xx = np.mgrid[:SIZE, :SIZE]
+    r = np.sqrt(((xx - c) / (PASTE_ELLIPSE[0] * SIZE)) ** 2
+                + ((yy - c) / (PASTE_ELLIPSE[1] * SIZE)) ** 2)
+    ring = (r > 0.78) & (r < 0.85)
+    crop[ring] += rng.normal(0, 0.08, (int(ring.sum()), 3)).astype(np.float32)
+    edited = np.clip(crop * 1.03, 0, 1)
+    plain = least_visible_mask(crop, edited, ratio_rounds=0)
+    refined = least_visible_mask(crop, edited, inset=6)
+    assert seam_ratio(edited, refined) < 0.5 * seam_ratio(edited, plain)
+    assert seam_ratio(edited, refined) < 1.0
