@@ -228,18 +228,19 @@ def _gradient_energy(image: np.ndarray) -> np.ndarray:
     return energy
 
 
-def seam_ratio(image: np.ndarray, mask: np.ndarray) -> float:
+def seam_ratio(image: np.ndarray, mask: np.ndarray, inset: int = SEAM_INSET) -> float:
     """How much a paste's edge stands out: the mean squared gradient (luminance and
-    colour) on a 2 px band where ``mask`` crosses 0.5, over the same on a band SEAM_INSET
-    px inside it. Around 1 means the edge looks like the neighbouring content; a visible
-    seam (a brightness or colour step along the margin) makes it several times larger.
-    Target: <= 1.2."""
+    colour) on a 2 px band where ``mask`` crosses 0.5, over the same on a band ``inset``
+    px inside it (default SEAM_INSET). Around 1 means the edge looks like the neighbouring
+    content; a visible seam (a brightness or colour step along the margin) makes it
+    several times larger. Target: <= 1.2."""
+    inset = max(1, int(round(inset)))
     mask = np.asarray(mask, np.float32)
     inside = mask >= 0.5
     ys, xs = np.nonzero(inside)
     if len(ys) == 0:
         raise ValueError("the mask never reaches 0.5")
-    pad = SEAM_INSET + 4
+    pad = inset + 4
     h, w = mask.shape
     y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1)
     x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
@@ -250,7 +251,7 @@ def seam_ratio(image: np.ndarray, mask: np.ndarray) -> float:
     def band(region: np.ndarray) -> np.ndarray:
         return (cv2.dilate(region, k3) > 0) & ~(cv2.erode(region, k3) > 0)
 
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * SEAM_INSET + 1, 2 * SEAM_INSET + 1))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * inset + 1, 2 * inset + 1))
     edge = band(inside)
     inner = band(cv2.erode(inside, disk))
     if not inner.any():

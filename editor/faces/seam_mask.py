@@ -37,7 +37,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from editor.faces.align import PASTE_ELLIPSE, PASTE_FEATHER, SEAM_INSET, _gradient_energy
+from editor.faces.align import (PASTE_ELLIPSE, PASTE_FEATHER, SEAM_INSET, _gradient_energy,
+                                default_paste_mask, seam_ratio)
 
 #: Angles the loop is sampled at, and its radial range (fractions of the default ellipse).
 ANGLES = 256
@@ -125,7 +126,9 @@ def least_visible_mask(original: np.ndarray, edited: np.ndarray,
     more gradient than that neighbouring content, so after a first loop the cost becomes
     ``edge − λ · inside`` with λ the first loop's ratio of the two, and the loop is found
     again (``ratio_rounds`` times: Dinkelbach's method, which minimises a ratio of sums
-    through a sequence of sums, each solved exactly by the DP)."""
+    through a sequence of sums, each solved exactly by the DP). Of the loops found and the
+    default ellipse, the one whose composite scores least on the seam measure
+    (:func:`editor.faces.align.seam_ratio` at ``inset``) is returned."""
     size = original.shape[0]
     if original.shape[1] != size:
         raise ValueError(f"the crop must be square, got {original.shape[:2]}")
@@ -143,25 +146,48 @@ def least_visible_mask(original: np.ndarray, edited: np.ndarray,
     samples /= scale
     prior = PRIOR_WEIGHT * np.square((scales - 1.0) / (OUTER - INNER) * 2.0)[None]
     path = cheapest_loop(samples + prior)
-    if ratio_rounds:
-        # The content just inside the edge: the edit's own gradient energy, `inset` px
-        # towards the centre along the ray (in the same units as the edge cost).
-        inset = float(SEAM_INSET if inset is None else inset)
-        radius = np.hypot(xs - centre, ys - centre)
-        pull = np.clip((radius - inset) / np.maximum(radius, 1e-6), 0.0, 1.0)
-        inner = _loop_samples(_inside_energy(edited), centre + (xs - centre) * pull,
-                              centre + (ys - centre) * pull) / scale
-        rows = np.arange(ANGLES)
-        for _ in range(ratio_rounds):
-            ratio = samples[rows, path].sum() / max(inner[rows, path].sum(), 1e-12)
-            path = cheapest_loop(samples - ratio * inner + prior)
+    sigma = PASTE_FEATHER * size if feather is None else float(feather)
+    if not ratio_rounds:
+        return _fill_loop(xs, ys, path, size, sigma)
+    # The content just inside the edge: the edit's own gradient energy, `inset` px
+    # towards the centre along the ray (in the same units as the edge cost).
+    inset = float(SEAM_INSET if inset is None else inset)
+    radius = np.hypot(xs - centre, ys - centre)
+    pull = np.clip((radius - inset) / np.maximum(radius, 1e-6), 0.0, 1.0)
+    inner = _loop_samples(_inside_energy(edited), centre + (xs - centre) * pull,
+                          centre + (ys - centre) * pull) / scale
+    rows = np.arange(ANGLES)
+    candidates = [_fill_loop(xs, ys, path, size, sigma), default_paste_mask(size, sigma)]
+    for _ in range(ratio_rounds):
+        ratio = samples[rows, path].sum() / max(inner[rows, path].sum(), 1e-12)
+        path = cheapest_loop(samples - ratio * inner + prior)
+        candidates.append(_fill_loop(xs, ys, path, size, sigma))
+    # The DP's costs are smoothed stand-ins for what is seen; the candidates (the loops
+    # found, and the default ellipse) are judged by the seam measure itself on the
+    # composite they make, and the least visible is kept.
+    original = np.asarray(original, np.float32)
+    change = np.asarray(edited, np.float32) - original
+
+    def visibility(mask: np.ndarray) -> float:
+        try:
+            weight = mask[..., None] if change.ndim == 3 else mask
+            return seam_ratio(original + weight * change, mask, inset)
+        except ValueError:                                   # no band inside: never
+            return np.inf
+
+    return min(candidates, key=visibility)
+
+
+def _fill_loop(xs: np.ndarray, ys: np.ndarray, path: np.ndarray, size: int,
+               sigma: float) -> np.ndarray:
+    """float32 (size, size): the loop through ``path`` (a radius index per angle) filled,
+    then feathered by a Gaussian of ``sigma`` px."""
     points = np.stack([xs[np.arange(ANGLES), path], ys[np.arange(ANGLES), path]], axis=1)
     shift = 4
     mask = np.zeros((size, size), np.uint8)
     cv2.fillPoly(mask, [np.round(points * (1 << shift)).astype(np.int32)], 255, cv2.LINE_AA,
                  shift)
     out = mask.astype(np.float32) * np.float32(1.0 / 255.0)
-    sigma = PASTE_FEATHER * size if feather is None else float(feather)
     if sigma >= 0.3:
         out = cv2.GaussianBlur(out, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
     return out

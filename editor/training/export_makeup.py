@@ -199,7 +199,8 @@ def _targets(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def reproduction_commands(runs: dict[str, Path], final: dict[str, int], which: str,
-                          basis_command: str | None) -> list[str]:
+                          basis_command: str | None, export_flags: list[str] = ()
+                          ) -> list[str]:
     """In order: the landmark cache, the PCA basis, the CRN's and the plain CNN's train
     commands (each stopping at the exported weights' iteration), then this export."""
     commands = ["python -m editor.training.makeup_data"]
@@ -212,7 +213,7 @@ def reproduction_commands(runs: dict[str, Path], final: dict[str, int], which: s
             commands.extend(lines[:-1])  # the last line is a one-run export
     args = (["--run-dir", str(runs["crn"])] if "crn" in runs else []) + (
         ["--plain-run-dir", str(runs["plain"])] if "plain" in runs else []) + (
-        ["--which", which] if which != "best" else [])
+        ["--which", which] if which != "best" else []) + list(export_flags)
     commands.append(f"python -m {EXPORTER} " + recipe.shell_line(args))
     return commands
 
@@ -231,9 +232,16 @@ def _check_catalog(model_id: str, model: str, kwargs: dict[str, Any]) -> None:
 def export(crn_run: Path | None, plain_run: Path | None, which: str = "best",
            models_dir: Path | None = None, measure_speed: bool = True,
            evaluation: md.EvalSet | None = None, eval_limit: int | None = None,
-           notes: list[str] | None = None) -> dict[str, dict[str, Any]]:
+           notes: list[str] | None = None, calibrate: bool = False,
+           calibration_pairs: list | None = None,
+           prior_commands: list[str] | None = None,
+           export_flags: list[str] = ()) -> dict[str, dict[str, Any]]:
     """Export the given runs; returns the cards by model id. ``evaluation`` (tests)
-    replaces the test split read from ../shared/data."""
+    replaces the test split read from ../shared/data. ``calibrate``: scale the CRN's
+    components by gains fitted on the val split's synthetic pairs
+    (:mod:`editor.training.calibrate_crn`; ``calibration_pairs`` replaces them in tests).
+    ``prior_commands``: the commands that made a run's ``--init`` weights, listed first;
+    ``export_flags``: this export's other flags, for the card's last command."""
     models_dir = Path(models_dir) if models_dir is not None else DEFAULT_MODELS_DIR
     runs = {m: Path(r).expanduser() for m, r in (("crn", crn_run), ("plain", plain_run))
             if r is not None}
@@ -244,6 +252,19 @@ def export(crn_run: Path | None, plain_run: Path | None, which: str = "best",
         if checkpoint["config"]["model"] != m:
             raise SystemExit(f"{runs[m]} holds a {checkpoint['config']['model']} run, not {m}")
     nets = {m: v[0] for m, v in loaded.items()}
+    calibration = None
+    if calibrate and "crn" in nets:
+        from editor.training import calibrate_crn
+
+        if calibration_pairs is None:
+            calibration_pairs = md.load_eval_set("val").synthetic
+        gains = calibrate_crn.component_gains(nets["crn"], calibration_pairs)
+        calibrate_crn.apply_gains(nets["crn"], gains)
+        calibration = {"method": "per-component least-squares gain, clipped to [0, 1], "
+                                 "baked into the heads' last convolutions "
+                                 "(editor.training.calibrate_crn)",
+                       "fitted_on": f"val split, {len(calibration_pairs)} synthetic pairs",
+                       "gains": calibrate_crn.summary(gains)}
     if evaluation is None:
         evaluation = md.load_eval_set("test", synthetic_limit=eval_limit)
     basis = nets["crn"].basis.numpy() if "crn" in nets else None
@@ -253,7 +274,11 @@ def export(crn_run: Path | None, plain_run: Path | None, which: str = "best",
                   if "crn" in loaded else {})
     basis_command = basis_meta.get("command")
     commands = reproduction_commands(runs, final, which, recipe.shell_line(
-        basis_command.split()) if basis_command else None)
+        basis_command.split()) if basis_command else None, export_flags)
+    if prior_commands:
+        # the chain that made the --init weights first (landmark cache, basis, the earlier
+        # runs, the export that wrote the --init file), then what this export adds
+        commands = list(prior_commands) + [c for c in commands if c not in prior_commands]
 
     cards = {}
     for model, (net, checkpoint, last) in loaded.items():
@@ -335,6 +360,8 @@ def export(crn_run: Path | None, plain_run: Path | None, which: str = "best",
             "notes": list(notes or []),
             "exported": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
+        if model == "crn" and calibration is not None:
+            card["calibration"] = calibration
         if model == "crn":
             card["pca_basis"] = {
                 "patch": net.patch, "stride": net.stride, "components": net.components,
@@ -362,14 +389,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval-limit", type=int, default=None,
                    help="only the first N synthetic test faces (quick look; cards say so)")
     p.add_argument("--note", action="append", default=[])
+    p.add_argument("--calibrate", action="store_true",
+                   help="scale the CRN's components by least-squares gains fitted on the "
+                        "val split (editor.training.calibrate_crn)")
+    p.add_argument("--prior-commands", default=None, metavar="CARD",
+                   help="a model card whose training commands made the --init weights of "
+                        "the CRN run: they are listed first in the new cards")
     args = p.parse_args(argv)
+    prior = None
+    if args.prior_commands:
+        prior = json.loads(Path(args.prior_commands).read_text(encoding="utf-8"))[
+            "training"]["commands"]
     notes = list(args.note)
     if args.eval_limit is not None:
         notes.append(f"held-out synthetic numbers on the first {args.eval_limit} test faces "
                      "only (--eval-limit)")
     cards = export(args.run_dir, args.plain_run_dir, args.which,
                    Path(args.models_dir) if args.models_dir else None, not args.no_speed,
-                   eval_limit=args.eval_limit, notes=notes)
+                   eval_limit=args.eval_limit, notes=notes, calibrate=args.calibrate,
+                   prior_commands=prior,
+                   export_flags=(["--calibrate"] if args.calibrate else []) + (
+                       ["--prior-commands", args.prior_commands] if prior else []))
     for card in cards.values():
         print(json.dumps({k: card[k] for k in ("id", "sha256", "params", "size_bytes",
                                                "targets")}, indent=2))

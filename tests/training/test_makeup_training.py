@@ -225,3 +225,52 @@ def test_crn_needs_a_basis(tmp_path, data):
 
 
 
+
+
+def test_calibration_gains_undo_an_overconfident_component():
+    """A CRN whose prediction of one component is twice the truth gets gain 1/2 there,
+    and the baked-in gains change exactly that component's output."""
+    from editor.training import calibrate_crn
+
+    # patch = stride: cells do not overlap, so decompose(reconstruct(c)) == c exactly
+    net = build_net("crn", {"components": 12, "patch": 4, "width": 8, "depth": 1,
+                            "groups": 2})
+    torch.manual_seed(0)
+    for head in net.heads:
+        torch.nn.init.normal_(head[-1].weight, std=0.05)
+    rng = np.random.default_rng(0)
+    pairs = []
+    with torch.no_grad():
+        for _ in range(3):
+            before = rng.random((32, 32, 3)).astype(np.float32)
+            x = torch.from_numpy(before.transpose(2, 0, 1).copy())[None]
+            c = net(x)["coefficients"].clone()
+            c[:, 3] *= 0.5                       # the truth is half what it predicts
+            after = (x + net.reconstruct(c))[0].permute(1, 2, 0).numpy()
+            pairs.append((before, after))
+    gains = calibrate_crn.component_gains(net, pairs)
+    assert abs(float(gains[3]) - 0.5) < 0.02
+    others = torch.cat([gains[:3], gains[4:]])
+    assert float(others.min()) > 0.98
+    x = torch.from_numpy(pairs[0][0].transpose(2, 0, 1).copy())[None]
+    with torch.no_grad():
+        before_c = net(x)["coefficients"]
+        calibrate_crn.apply_gains(net, gains)
+        after_c = net(x)["coefficients"]
+    torch.testing.assert_close(after_c, before_c * gains.view(1, -1, 1, 1))
+
+
+def test_calibrated_export_records_gains_and_its_flag(tmp_path, data, basis_file):
+    _, _, evaluation = data
+    run = tmp_path / "crn"
+    train(_args("crn", run, basis_file, iters=4), quiet=True, data=data)
+    prior = ["python -m editor.training.makeup_data", "python -m earlier --run"]
+    cards = export(run, None, models_dir=tmp_path / "models", measure_speed=False,
+                   evaluation=evaluation, calibrate=True,
+                   calibration_pairs=evaluation.synthetic[:2], prior_commands=prior,
+                   export_flags=["--calibrate"])
+    card = cards["makeup-go"]
+    assert len(card["calibration"]["gains"]["all"]) == card["arch_kwargs"]["components"]
+    commands = card["training"]["commands"]
+    assert commands[:2] == prior and commands.count(prior[0]) == 1
+    assert commands[-1].endswith("--calibrate")
