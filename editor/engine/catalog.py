@@ -75,7 +75,7 @@ _DEBLUR_ARCH = {"width": 12, "scales": 3}
 # far beyond any useful tile; what the network really uses is measured at export
 # (context_radius: outputs within 0.5/255 of the untiled ones) and export_deblur refuses
 # weights needing more than this overlap / 2 of context.
-_DEBLUR_OVERLAP = 256
+_DEBLUR_OVERLAP = 320
 
 REGISTRY.register(ModelSpec(
     id="deblur-srn", task="deblur", architecture="srn_deblur",

@@ -74,8 +74,18 @@ def set_cpu_threads(n: int | None = None) -> int:
     global _threads
     count = n or default_cpu_threads()
     torch.set_num_threads(count)
+    flush_denormals()
     _threads = count
     return count
+
+
+def flush_denormals() -> None:
+    """Treat denormal floats as zero on the calling thread (x86 FTZ/DAZ; a no-op where
+    unsupported). Trained weights and activations drift into the denormal range, where
+    every multiply takes a slow microcode path: measured on the deblur network at 1024²
+    on 2 threads, 5.19 -> 4.31 s. Values that small are far below 8- and 16-bit output
+    precision."""
+    torch.set_flush_denormal(True)
 
 
 _threads: int | None = None
@@ -86,6 +96,7 @@ def apply_thread_setting() -> None:
     count can be per-thread, so the engine's worker calls this before each job."""
     if _threads is not None and torch.get_num_threads() != _threads:
         torch.set_num_threads(_threads)
+    flush_denormals()
 
 
 def set_preferred_device(preference: str) -> torch.device:

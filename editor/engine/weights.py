@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from editor.engine.device import default_device
+from editor.engine.device import default_device, flush_denormals
 from editor.engine.registry import ARCHITECTURES, ModelSpec, find_weights
 
 PathLike = str | os.PathLike[str]
@@ -107,6 +107,7 @@ def load_model(spec: ModelSpec, device: torch.device | str | None = None,
     callers must not modify it.
     """
     device = default_device() if device is None else torch.device(device)
+    flush_denormals()      # every inference path loads its model here (CLI, benches, tools)
     # The whole (hashable) spec is in the key: a spec with a new sha256 reloads.
     key = (spec, str(device), str(directory) if directory is not None else None)
     with _cache_lock:
