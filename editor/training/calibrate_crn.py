@@ -62,7 +62,7 @@ def apply_gains(net, gains: torch.Tensor) -> None:
 
 
 def summary(gains: torch.Tensor) -> dict:
-    """The gains for a model card: all of them and by the CRN's component groups."""
+    """The gains for a model card: all of them, their mean and the smallest."""
     values = [round(float(v), 4) for v in gains]
     return {"all": values, "mean": round(float(gains.mean()), 4),
             "min": round(float(gains.min()), 4)}
