@@ -74,7 +74,6 @@ def set_cpu_threads(n: int | None = None) -> int:
     global _threads
     count = n or default_cpu_threads()
     torch.set_num_threads(count)
-    flush_denormals()
     _threads = count
     return count
 

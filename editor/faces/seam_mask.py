@@ -55,22 +55,26 @@ RATIO_ROUNDS = 2
 
 def seam_cost(original: np.ndarray, edited: np.ndarray) -> np.ndarray:
     """Per-pixel cost of the paste's edge passing there (HxW float32)."""
-    energy = _gradient_energy(original)
     change = np.square(np.asarray(edited, np.float32) - np.asarray(original, np.float32))
     change = change.sum(axis=2) if change.ndim == 3 else change
-    cost = energy / max(float(np.median(energy)), 1e-8)
-    cost += CHANGE_WEIGHT * change / max(float(np.median(change)), 1e-8)
-    sigma = max(1.0, 0.01 * original.shape[0])
-    return cv2.GaussianBlur(cost, (0, 0), sigma)
+    cost = _relative(_gradient_energy(original)) + CHANGE_WEIGHT * _relative(change)
+    return _feather_blur(cost)
+
+
+def _relative(field: np.ndarray) -> np.ndarray:
+    """``field`` over its median: costs in units of what is typical in this crop."""
+    return field / max(float(np.median(field)), 1e-8)
+
+
+def _feather_blur(field: np.ndarray) -> np.ndarray:
+    """Lightly blurred, as the feather spreads an edge over a few pixels."""
+    return cv2.GaussianBlur(field, (0, 0), max(1.0, 0.01 * field.shape[0]))
 
 
 def _inside_energy(image: np.ndarray) -> np.ndarray:
-    """The edit's gradient energy relative to the photo's median cost unit, blurred as
-    :func:`seam_cost` blurs (so both sides of the ratio are on one scale)."""
-    energy = _gradient_energy(image)
-    energy = energy / max(float(np.median(energy)), 1e-8)
-    sigma = max(1.0, 0.01 * image.shape[0])
-    return cv2.GaussianBlur(energy, (0, 0), sigma)
+    """The edit's gradient energy in the same units and blur as :func:`seam_cost`, so both
+    sides of the edge/inside ratio are on one scale."""
+    return _feather_blur(_relative(_gradient_energy(image)))
 
 
 def cheapest_loop(cost: np.ndarray) -> np.ndarray:

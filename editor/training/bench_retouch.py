@@ -231,13 +231,11 @@ def curve_baseline(train: Sequence[retouch_data.Pair]) -> Callable[[np.ndarray],
 def histogram_baseline(train: Sequence[retouch_data.Pair]) -> Callable[[np.ndarray], np.ndarray]:
     """Per-channel histogram matching of the pooled training inputs to the pooled Expert C
     outputs (a monotone curve that maps one distribution onto the other)."""
-    luts = []
-    for c in range(3):
-        x = np.concatenate([p.before[..., c].ravel() for p in train])
-        y = np.concatenate([p.after[..., c].ravel() for p in train])
-        levels = np.linspace(0, 1, 256)
-        cdf = np.searchsorted(np.sort(x), levels, side="right") / x.size
-        luts.append(np.quantile(y, np.clip(cdf, 0, 1)).astype(np.float32))
+    from editor.training.fit_tone import histogram_curves
+
+    luts = histogram_curves(np.concatenate([p.before.reshape(-1, 3) for p in train]),
+                            np.concatenate([p.after.reshape(-1, 3) for p in train]),
+                            np.linspace(0, 1, 256))
 
     def apply(image: np.ndarray) -> np.ndarray:
         levels = np.round(np.clip(image, 0, 1) * 255).astype(int)

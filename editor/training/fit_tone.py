@@ -49,6 +49,18 @@ def _as_image(pixels: torch.Tensor) -> torch.Tensor:
     return pixels.t().reshape(1, 3, -1, 1)
 
 
+def histogram_curves(before: np.ndarray, after: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """(3, len(levels)) float32: per channel, the monotone map taking the distribution of
+    ``before`` values onto that of ``after`` ((P, 3) each), at the input ``levels``: the
+    ``after`` quantile at the fraction of ``before`` values at or below each level."""
+    curves = []
+    for c in range(3):
+        x = np.sort(np.asarray(before[:, c], np.float64))
+        cdf = np.searchsorted(x, levels, side="right") / x.size
+        curves.append(np.quantile(np.asarray(after[:, c], np.float64), np.clip(cdf, 0, 1)))
+    return np.stack(curves).astype(np.float32)
+
+
 def match_histograms(tone: GlobalTone, before: torch.Tensor, after: torch.Tensor) -> None:
     """Start ``tone`` (in place) at per-channel histogram matching of the pooled ``before``
     pixels onto the pooled ``after`` pixels ((P, 3) each): the input curves become the
@@ -61,16 +73,11 @@ def match_histograms(tone: GlobalTone, before: torch.Tensor, after: torch.Tensor
     keeps both: measured leave-one-out on the 13 FiveK training pairs, matching alone
     23.67 dB, a fit from the identity 23.75 dB, matching then 150 fitting steps 24.10 dB."""
     knots = tone.curve_in.shape[1]
-    levels = torch.linspace(0.0, 1.0, knots, dtype=torch.float64)
-    curves = []
-    for c in range(3):
-        x = torch.sort(before[:, c].double().cpu()).values
-        y = after[:, c].double()
-        cdf = torch.searchsorted(x, levels, right=True).double() / x.numel()
-        # NumPy: torch.quantile refuses inputs over 16 M values
-        curves.append(torch.from_numpy(np.quantile(y.cpu().numpy(), cdf.clamp(0, 1).numpy())))
+    curves = histogram_curves(before.cpu().numpy(), after.cpu().numpy(),
+                              np.linspace(0.0, 1.0, knots))
+    levels = torch.linspace(0.0, 1.0, knots)
     with torch.no_grad():
-        tone.curve_in.copy_(torch.stack(curves).to(tone.curve_in))
+        tone.curve_in.copy_(torch.from_numpy(curves).to(tone.curve_in))
         tone.matrix.copy_(torch.eye(3))
         tone.offset.zero_()
         tone.curve_out.copy_(levels.to(tone.curve_out).repeat(3, 1))
