@@ -70,6 +70,11 @@ class RunCheckpoints:
             path = Path(init).expanduser()
             extra = load_init(path) or {}
             note = {"init": str(init), "init_sha256": sha256_file(path), **extra}
+            # The commands that made the --init weights, read NOW: a fine-tune exported
+            # under the same model id replaces that card, and the chain would be lost.
+            chain = _card_commands(path)
+            if chain:
+                note["init_commands"] = chain
             self.log(f"initialised from {path}"
                      + "".join(f" ({k}: {v})" for k, v in extra.items()))
         elif self.last_path.exists():
@@ -129,3 +134,16 @@ def load_exact(net: torch.nn.Module, path: Path, new: tuple[str, ...] = ()) -> N
         raise ValueError(f"--init {path}: does not fit this architecture (mismatched: "
                          f"{', '.join(wrong[:3])}{' ...' if len(wrong) > 3 else ''})")
     net.load_state_dict(state, strict=False)
+
+
+def _card_commands(weights: Path) -> list[str] | None:
+    """The reproduction commands of the model card beside ``weights`` (``X.json`` next to
+    ``X.safetensors``), or None when there is none or it cannot be read."""
+    import json
+
+    try:
+        card = json.loads(weights.with_suffix(".json").read_text(encoding="utf-8"))
+        commands = card["training"]["commands"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return [str(c) for c in commands] if isinstance(commands, list) else None

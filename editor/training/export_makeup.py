@@ -210,7 +210,8 @@ def reproduction_commands(runs: dict[str, Path], final: dict[str, int], which: s
         if model in runs:
             lines = recipe.reproduction_commands(Path(runs[model]), TRAINER, EXPORTER, [],
                                                  final.get(model))
-            commands.extend(lines[:-1])  # the last line is a one-run export
+            # the last line is a one-run export; an --init chain repeats earlier lines
+            commands.extend(c for c in lines[:-1] if c not in commands)
     args = (["--run-dir", str(runs["crn"])] if "crn" in runs else []) + (
         ["--plain-run-dir", str(runs["plain"])] if "plain" in runs else []) + (
         ["--which", which] if which != "best" else []) + list(export_flags)

@@ -138,9 +138,10 @@ def export(run_dir: Path, model_id: str, which: str | None = None,
             commands += base_card["training"]["commands"]
     default = "best" if config["task"] == "distort" else "last"
     export_args = ["--id", model_id] + ([] if which == default else ["--which", which])
-    commands += recipe.reproduction_commands(run_dir, "editor.training.train_retouch",
-                                             "editor.training.export_retouch", export_args,
-                                             checkpoint["iteration"])
+    # A run that recorded its --init chain lists the pre-training's commands itself.
+    commands += [c for c in recipe.reproduction_commands(
+        run_dir, "editor.training.train_retouch", "editor.training.export_retouch",
+        export_args, checkpoint["iteration"]) if c not in commands]
     data = list(DATA_NOTE) + ([FIVEK_NOTE] if config["task"] == "fivek" else [])
     from editor.engine.catalog import RETOUCH_BASE_LICENCE, RETOUCH_FIVEK_LICENCE
 

@@ -43,11 +43,16 @@ def reproduction_commands(run_dir: Path, trainer: str, exporter: str, export_arg
     interrupted); the command during which ``final_iteration`` (the exported weights'
     iteration) was reached stops there, and later commands are left out, since they
     cannot have changed those weights. ``--stop-at`` never changes the learning-rate
-    schedule, so this replays the same run."""
+    schedule, so this replays the same run.
+
+    A run started from ``--init`` weights that had a model card lists that card's
+    commands first (recorded at the run's start as ``init_commands``), so the chain that
+    made the starting weights is part of the recipe."""
     entries = [json.loads(line) for line in
                (run_dir / "commands.jsonl").read_text(encoding="utf-8").splitlines() if line]
     commands = []
     for i, entry in enumerate(entries):
+        commands += [c for c in entry.get("init_commands") or () if c not in commands]
         argv = list(entry["argv"])
         stop = entries[i + 1]["start_iteration"] if i + 1 < len(entries) else None
         last = final_iteration is not None and (stop is None or final_iteration <= stop)
