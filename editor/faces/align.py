@@ -119,16 +119,18 @@ def default_paste_mask(size: int, feather: float | None = None) -> np.ndarray:
     return out
 
 
-def _colour_matched(original: np.ndarray, edited: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Per channel gain and offset fitted in the mask's transition ring, so the edit
-    meets the photo there without a colour step (the pasted-square look)."""
+def colour_gains(original: np.ndarray, edited: np.ndarray, mask: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per channel (gain, offset), float32 arrays, fitted in the mask's transition ring so
+    that ``gain * edited + offset`` meets the photo there without a colour step (the
+    pasted-square look); None when there is nothing to fit or nothing changed."""
     ring = (mask > _RING[0]) & (mask < _RING[1])
     if ring.sum() < 16 or np.array_equal(original, edited):
-        return edited  # keeps the round trip of an unchanged crop exact
+        return None  # keeps the round trip of an unchanged crop exact
     o = original[ring].astype(np.float64)
     e = edited[ring].astype(np.float64)
     n = len(e)
-    out = np.empty_like(edited)
+    gains, offsets = [], []
     for c in range(edited.shape[2]):
         ec, oc = e[:, c], o[:, c]
         ridge = _GAIN_RIDGE * n
@@ -136,9 +138,23 @@ def _colour_matched(original: np.ndarray, edited: np.ndarray, mask: np.ndarray) 
         b = np.array([ec @ oc + ridge, oc.sum()])
         gain, offset = np.linalg.solve(a, b)
         if abs(gain - 1.0) < 1e-6 and abs(offset) < 1e-6:
+            gain, offset = 1.0, 0.0
+        gains.append(gain)
+        offsets.append(offset)
+    return np.float32(gains), np.float32(offsets)
+
+
+def _colour_matched(original: np.ndarray, edited: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``edited`` under :func:`colour_gains` (itself when there are none)."""
+    fit = colour_gains(original, edited, mask)
+    if fit is None:
+        return edited
+    out = np.empty_like(edited)
+    for c, (gain, offset) in enumerate(zip(*fit)):
+        if gain == 1.0 and offset == 0.0:
             out[..., c] = edited[..., c]
         else:
-            out[..., c] = edited[..., c] * np.float32(gain) + np.float32(offset)
+            out[..., c] = edited[..., c] * gain + offset
     return out
 
 

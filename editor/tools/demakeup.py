@@ -86,16 +86,16 @@ def restore_faces(rgb: np.ndarray, faces, model, progress: Progress) -> np.ndarr
     back under a mask whose edge follows the least visible loop around the face
     (:mod:`editor.faces.seam_mask`), not across the jaw or the hair."""
     from editor.faces import align_face, paste_back
-    from editor.faces.seam_mask import inset_for, least_visible_mask
+    from editor.faces.seam_mask import least_visible_mask_in_photo
 
     out = rgb.copy()
     for i, face in enumerate(faces):
         progress.set_progress(i / len(faces), f"Face {i + 1} of {len(faces)}")
         crop, matrix = align_face(rgb, face, size=crop_size(), padding=PADDING)
         edited = run_network(model, crop)
-        paste_back(out, crop, edited, matrix, mask_crop=least_visible_mask(
-                       crop, edited, inset=inset_for(matrix)),
-                   out=out)
+        # Judged on `out`: a face pasted before this one is part of what the seam meets.
+        paste_back(out, crop, edited, matrix,
+                   mask_crop=least_visible_mask_in_photo(out, crop, edited, matrix), out=out)
     progress.set_progress(1.0)
     return out
 

@@ -12,7 +12,7 @@
    between each output and the un-made-up target next to the input's.
 3. Paste-back seam on the HQ faces: the Remove-makeup path (align → CRN → paste back the
    change, colour-matched, under the least-visible-loop mask of
-   :mod:`editor.faces.seam_mask`), then :func:`editor.faces.seam_ratio` of the output on
+   :mod:`editor.faces.seam_mask`, its candidates judged in the photo), then :func:`editor.faces.seam_ratio` of the output on
    that mask's boundary (gradient energy on the 0.5 crossing / just inside); beside it the
    same with the fixed ellipse mask the paste-back used before.
 4. Time per face on 2 CPU threads: align to a 256² crop, network, paste back; and the
@@ -172,7 +172,7 @@ def makeup(root: Path, limit: int | None, models: dict) -> dict[str, Any]:
 
 def seams(root: Path, limit: int | None, net) -> dict[str, Any]:
     from editor.faces import align_face, default_paste_mask, detect_faces, paste_back, seam_ratio
-    from editor.faces.seam_mask import inset_for, least_visible_mask
+    from editor.faces.seam_mask import least_visible_mask_in_photo
     from editor.tools.demakeup import PADDING, crop_size, run_network
 
     rows = []
@@ -191,7 +191,7 @@ def seams(root: Path, limit: int | None, net) -> dict[str, Any]:
                                           flags=cv2.INTER_LINEAR, borderValue=0)
 
                 # what the tool pastes with
-                loop = least_visible_mask(crop, edited, inset=inset_for(matrix))
+                loop = least_visible_mask_in_photo(rgb, crop, edited, matrix)
                 out = paste_back(rgb, crop, edited, matrix, mask_crop=loop)
                 mask = in_photo(loop)
                 ellipse = default_paste_mask(size)
@@ -228,7 +228,7 @@ def seam_summary(rows: list[dict]) -> dict[str, Any]:
 
 def speed(root: Path, net, repeats: int) -> dict[str, Any]:
     from editor.faces import align_face, detect_faces, paste_back
-    from editor.faces.seam_mask import inset_for, least_visible_mask
+    from editor.faces.seam_mask import least_visible_mask_in_photo
     from editor.tools.demakeup import PADDING, crop_size, run_network
 
     path = _images(root / "bench" / "faces" / "hq_ffhq", 1)[0]
@@ -240,8 +240,8 @@ def speed(root: Path, net, repeats: int) -> dict[str, Any]:
         def one() -> None:
             crop, matrix = align_face(rgb, face, size=size, padding=PADDING)
             edited = run_network(net, crop)
-            paste_back(rgb, crop, edited, matrix, mask_crop=least_visible_mask(
-                crop, edited, inset=inset_for(matrix)))
+            paste_back(rgb, crop, edited, matrix,
+                       mask_crop=least_visible_mask_in_photo(rgb, crop, edited, matrix))
         one()
         times = []
         for _ in range(repeats):

@@ -4,8 +4,9 @@ the face, it closes smoothly, and it stays off the crop's border."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from editor.faces.align import PASTE_ELLIPSE, default_paste_mask, seam_ratio
+from editor.faces.align import PASTE_ELLIPSE, PASTE_FEATHER, default_paste_mask, seam_ratio
 from editor.faces.seam_mask import ANGLES, INNER, RADII, cheapest_loop, least_visible_mask
 
 SIZE = 160
@@ -38,7 +39,10 @@ def test_mask_keeps_the_face_and_stays_off_the_border():
     c = (SIZE - 1) / 2
     yy, xx = np.mgrid[:SIZE, :SIZE]
     core = ((xx - c) / (PASTE_ELLIPSE[0] * SIZE)) ** 2 + ((yy - c) / (PASTE_ELLIPSE[1] * SIZE)) ** 2
-    assert mask[core <= (INNER - 0.12) ** 2].min() > 0.98
+    # The loop never comes inside INNER of the ellipse; three feather widths further in,
+    # the whole edit is kept.
+    margin = 3 * PASTE_FEATHER / min(PASTE_ELLIPSE)
+    assert mask[core <= (INNER - margin) ** 2].min() > 0.98
     border = np.ones((SIZE, SIZE), bool)
     border[2:-2, 2:-2] = False
     assert mask[border].max() < 0.05
@@ -75,3 +79,56 @@ def test_edge_is_placed_where_the_content_inside_masks_it():
     refined = least_visible_mask(crop, edited, inset=6)
     assert seam_ratio(edited, refined) < 0.5 * seam_ratio(edited, plain)
     assert seam_ratio(edited, refined) < 1.0
+
+
+def _photo_case():
+    """A face crop enlarged 3x into a bigger photo (as a portrait's face is shrunk into its
+    crop), and a tinted edit of it, with the photo -> crop matrix."""
+    import cv2
+
+    crop = face_crop_with_hair_edge()
+    big = cv2.resize(crop, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)
+    photo = np.ascontiguousarray(np.clip(cv2.copyMakeBorder(big, 40, 40, 60, 60,
+                                                            cv2.BORDER_REFLECT), 0, 1))
+    matrix = np.array([[1 / 3, 0.0, -61 / 3], [0.0, 1 / 3, -41 / 3]])   # resize x3 + border
+    from editor.faces import warp
+
+    crop = warp.warp_region(photo, matrix, (SIZE, SIZE))
+    edited = np.clip(crop * np.float32([1.06, 1.0, 0.97]), 0, 1)
+    return photo, crop, edited, matrix
+
+
+def _seam_in_photo(photo, crop, edited, matrix, mask):
+    import cv2
+
+    from editor.faces import paste_back
+
+    pasted = paste_back(photo, crop, edited, matrix, mask_crop=mask)
+    shown = cv2.warpAffine(mask, cv2.invertAffineTransform(matrix), photo.shape[1::-1],
+                           flags=cv2.INTER_LINEAR, borderValue=0)
+    return seam_ratio(pasted, shown)
+
+
+def test_in_the_photo_the_least_visible_candidate_is_chosen(monkeypatch):
+    """Judged at the photo's own resolution, the choice is the candidate whose real
+    paste-back (colour matching included) shows least: the shared warps of the chooser
+    compute what paste_back pastes."""
+    from editor.faces import seam_mask
+
+    photo, crop, edited, matrix = _photo_case()
+    monkeypatch.setattr(seam_mask, "JUDGE_MAX_SCALE", 1e9)       # no shrinking
+    chosen = seam_mask.least_visible_mask_in_photo(photo, crop, edited, matrix)
+    scores = [_seam_in_photo(photo, crop, edited, matrix, m)
+              for m in seam_mask.loop_candidates(crop, edited, inset=seam_mask.inset_for(matrix))]
+    assert _seam_in_photo(photo, crop, edited, matrix, chosen) == pytest.approx(min(scores),
+                                                                                rel=1e-4)
+    assert chosen.shape == (SIZE, SIZE) and chosen.dtype == np.float32
+
+
+def test_in_the_photo_the_seam_leaves_the_hair_edge_when_judged_shrunk():
+    from editor.faces.seam_mask import least_visible_mask_in_photo
+
+    photo, crop, edited, matrix = _photo_case()
+    chosen = least_visible_mask_in_photo(photo, crop, edited, matrix)   # judged shrunk
+    assert _seam_in_photo(photo, crop, edited, matrix, chosen) < 1.2
+    assert _seam_in_photo(photo, crop, edited, matrix, default_paste_mask(SIZE)) > 1.5
