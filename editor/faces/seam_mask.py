@@ -225,6 +225,8 @@ def least_visible_mask_in_photo(photo: np.ndarray, original: np.ndarray,
     the viewer sees. The photo is judged at no more than :data:`JUDGE_MAX_SCALE` times the
     crop's resolution (a bigger face is shrunk to that first): the cost stays that of a
     crop-sized image whatever the photo's size."""
+    if np.ndim(photo) != 3 or np.ndim(original) != 3:        # grey: judged in the crop
+        return least_visible_mask(original, edited, feather, inset_for(matrix), ratio_rounds)
     candidates = loop_candidates(original, edited, feather, inset_for(matrix), ratio_rounds)
     size = original.shape[0]
     matrix = warp.as_matrix(matrix)

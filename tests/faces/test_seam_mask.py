@@ -132,3 +132,12 @@ def test_in_the_photo_the_seam_leaves_the_hair_edge_when_judged_shrunk():
     chosen = least_visible_mask_in_photo(photo, crop, edited, matrix)   # judged shrunk
     assert _seam_in_photo(photo, crop, edited, matrix, chosen) < 1.2
     assert _seam_in_photo(photo, crop, edited, matrix, default_paste_mask(SIZE)) > 1.5
+
+
+def test_a_grey_photo_gets_a_mask_too():
+    from editor.faces.seam_mask import least_visible_mask_in_photo
+
+    photo, crop, edited, matrix = _photo_case()
+    grey = lambda a: np.ascontiguousarray(a.mean(axis=2))            # noqa: E731
+    mask = least_visible_mask_in_photo(grey(photo), grey(crop), grey(edited), matrix)
+    assert mask.shape == (SIZE, SIZE) and mask.min() >= 0.0 and mask.max() <= 1.0 + 1e-6
