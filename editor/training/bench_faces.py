@@ -12,9 +12,10 @@
    between each output and the un-made-up target next to the input's.
 3. Paste-back seam on the HQ faces: the Remove-makeup path (align → CRN → paste back the
    change, colour-matched, under the least-visible-loop mask of
-   :mod:`editor.faces.seam_mask`, its candidates judged in the photo), then :func:`editor.faces.seam_ratio` of the output on
-   that mask's boundary (gradient energy on the 0.5 crossing / just inside); beside it the
-   same with the fixed ellipse mask the paste-back used before.
+   :mod:`editor.faces.seam_mask`, its candidates judged in the photo), then
+   :func:`editor.faces.seam_ratio` of the output on that mask's boundary (gradient energy
+   on the 0.5 crossing / just inside); beside it the same with the fixed ellipse mask the
+   paste-back used before.
 4. Time per face on 2 CPU threads: align to a 256² crop, network, paste back; and the
    tool's own crop size.
 
