@@ -129,7 +129,7 @@ def inset_for(matrix: np.ndarray) -> float:
     """:data:`editor.faces.align.SEAM_INSET` photo px in crop px, for a crop made by the
     2x3 photo -> crop ``matrix`` of :func:`editor.faces.align.align_face` (a small face is
     enlarged into the crop: the same neighbourhood in the photo is more crop pixels)."""
-    return SEAM_INSET * float(np.sqrt(abs(np.linalg.det(np.asarray(matrix)[:, :2]))))
+    return SEAM_INSET * warp.linear_scale(matrix)
 
 
 def loop_candidates(original: np.ndarray, edited: np.ndarray, feather: float | None = None,
