@@ -180,6 +180,10 @@ class OpenCVPeer:
             raise PeerUnavailable(f"peers folder {folder} not found")
         if not self.path.is_file():
             raise PeerUnavailable(f"{spec.filename} not found in {folder}")
+        if not hasattr(cv2.dnn, "readNetFromTensorflow"):
+            # OpenCV 5 removed the TensorFlow importer; pyproject.toml pins 4.x for this.
+            raise PeerUnavailable(f"OpenCV {cv2.__version__} cannot read TensorFlow graphs "
+                                  f"such as {spec.filename}: install opencv-python-headless<5")
         try:
             graph = _with_blocksize(self.path.read_bytes())
             self.net = cv2.dnn.readNetFromTensorflow(np.frombuffer(graph, dtype=np.uint8))
