@@ -168,12 +168,15 @@ def initial_noise(shape: tuple[int, ...], seed: int) -> torch.Tensor:
 def sample(net: torch.nn.Module, lq_small: torch.Tensor, reference: torch.Tensor | None,
            identity: float, seed: int, *, id_net: torch.nn.Module | None = None,
            steps: int = DEFAULT_STEPS, side: int = 128,
-           progress: Callable[[float], None] | None = None) -> torch.Tensor:
+           progress: Callable[[float], None] | None = None,
+           guidance: Guidance | None = None) -> torch.Tensor:
     """Faces (N, 3, side, side) in [0, 1] restored from ``lq_small`` (N, 3, h, w: the
     low-quality faces at their own resolution), toward ``reference`` (N, 128) by the
     slider ``identity``. ``progress(fraction)`` is called after each step (it may raise
-    to cancel)."""
-    guidance = guidance_for(identity)
+    to cancel). ``guidance`` replaces the slider's mapping (the guidance search of
+    :mod:`editor.training.frgd_guidance` tries candidates with it)."""
+    if guidance is None:
+        guidance = guidance_for(identity)
     device = next(net.parameters()).device
     lq_small = lq_small.to(device).float()
     lq = up(lq_small, (side, side)).clamp(0.0, 1.0)

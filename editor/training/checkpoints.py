@@ -72,7 +72,7 @@ class RunCheckpoints:
             note = {"init": str(init), "init_sha256": sha256_file(path), **extra}
             # The commands that made the --init weights, read NOW: a fine-tune exported
             # under the same model id replaces that card, and the chain would be lost.
-            chain = _card_commands(path)
+            chain = card_commands(path)
             if chain:
                 note["init_commands"] = chain
             self.log(f"initialised from {path}"
@@ -136,7 +136,7 @@ def load_exact(net: torch.nn.Module, path: Path, new: tuple[str, ...] = ()) -> N
     net.load_state_dict(state, strict=False)
 
 
-def _card_commands(weights: Path) -> list[str] | None:
+def card_commands(weights: Path) -> list[str] | None:
     """The reproduction commands of the model card beside ``weights`` (``X.json`` next to
     ``X.safetensors``), or None when there is none or it cannot be read."""
     import json

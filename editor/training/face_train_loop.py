@@ -50,6 +50,9 @@ def add_common_arguments(p: argparse.ArgumentParser, batch: int, lr: float) -> N
     p.add_argument("--clip", type=float, default=1.0, help="gradient norm clip (0: off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from <run-dir>/last.pt")
+    p.add_argument("--init", default=None,
+                   help="start a new run from shipped weights (.safetensors) of the same "
+                        "architecture, e.g. models/face-id.safetensors")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
     p.add_argument("--data", default=None, help="data root (default ../shared/data/train)")
@@ -104,6 +107,27 @@ def data_root(args: argparse.Namespace) -> Path:
     return Path(args.data).expanduser() if args.data else default_data_root()
 
 
+def _init_from(net: torch.nn.Module, path: Path, given: str) -> dict[str, Any]:
+    """Load shipped weights (buffers too: the identity network's dlib centre) into ``net``,
+    which must fit them exactly; returns the command record's note: the file, its sha256
+    and the commands of its model card (read now: exporting the fine-tune under the same
+    id replaces that card)."""
+    from editor.engine.weights import sha256_file
+    from editor.training.checkpoints import card_commands, load_exact
+
+    if not path.is_file():
+        raise SystemExit(f"--init: no weights file {path}")
+    try:
+        load_exact(net, path)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    note: dict[str, Any] = {"init": given, "init_sha256": sha256_file(path)}
+    chain = card_commands(path)
+    if chain:
+        note["init_commands"] = chain
+    return note
+
+
 def _run(args, argv, make_task, run_dir: Path, log: RunLog) -> dict[str, Any]:
     device = training_device(args.device)
     last_path = run_dir / "last.pt"
@@ -132,7 +156,11 @@ def _run(args, argv, make_task, run_dir: Path, log: RunLog) -> dict[str, Any]:
             checkpoint["history"]
         log(f"resumed from iteration {run.iteration}")
     iteration = run.iteration
-    record_command(run_dir, argv, iteration)
+    note: dict[str, Any] = {}
+    if checkpoint is None and getattr(args, "init", None):
+        note = _init_from(net, Path(args.init).expanduser(), args.init)
+        log(f"initialised from {args.init}")
+    record_command(run_dir, argv, iteration, **note)
 
     stop_requested, restore_signals = catch_stop_signals()
     stop_at = args.iters if args.stop_at is None else min(args.stop_at, args.iters)

@@ -114,3 +114,21 @@ def test_identity_zero_stays_consistent_with_the_input_when_down_scaled(nets):
         errors[s] = float((F.interpolate(out, size=(16, 16), mode="area") - lq_small)
                           .abs().mean())
     assert errors[0.0] < 0.02 and errors[0.0] < errors[1.0]
+
+
+def test_guidance_search_scores_what_the_slider_does(nets):
+    """frgd_guidance's candidates go through sample(guidance=...): the shipped mapping's
+    candidate reproduces the slider exactly at 0, 0.5 and 1, so what the search measures
+    on val faces is what the tool would do."""
+    from editor.training.frgd_guidance import parse_candidate, scaled
+
+    net, id_net = nets
+    shipped = (fs.CFG_MAX, fs.IDENTITY_STEP_MAX, fs.CONTENT_MIN)
+    lq_small, ref = torch.rand(1, 3, 16, 16), torch.randn(1, 128)
+    for s in (0.0, 0.5, 1.0):
+        assert scaled(shipped, s) == fs.guidance_for(s)
+        a = fs.sample(net, lq_small, ref, s, seed=3, id_net=id_net, steps=3)
+        b = fs.sample(net, lq_small, ref, 0.0, seed=3, id_net=id_net, steps=3,
+                      guidance=scaled(shipped, s))
+        assert torch.equal(a, b)
+    assert parse_candidate("2,0.05,0.4") == (2.0, 0.05, 0.4)

@@ -32,6 +32,30 @@ def test_resumed_run_equals_uninterrupted(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_init_starts_a_new_run_from_exported_weights(tmp_path):
+    """--init: a fine-tune starts at the shipped weights (the dlib centre buffer included)
+    and records which file it started from; weights of another size are refused."""
+    import json
+
+    from safetensors.torch import save_file
+
+    data = (fake_faces(6), fake_faces(3, seed=1))
+    train_face_id.train(["--run-dir", str(tmp_path / "a"), *ARGS], quiet=True, data=data)
+    state = load_checkpoint(tmp_path / "a")["model"]
+    weights = tmp_path / "face-id.safetensors"
+    save_file({k: v.contiguous() for k, v in state.items()}, str(weights))
+    train_face_id.train(["--run-dir", str(tmp_path / "b"), *ARGS, "--init", str(weights),
+                         "--stop-at", "0"], quiet=True, data=data)
+    started = load_checkpoint(tmp_path / "b")["model"]
+    assert all(torch.equal(state[k], started[k]) for k in state)
+    record = json.loads((tmp_path / "b" / "commands.jsonl").read_text().splitlines()[0])
+    assert record["init"] == str(weights) and len(record["init_sha256"]) == 64
+    wider = [a if a != "4" or ARGS[i - 1] != "--width" else "8" for i, a in enumerate(ARGS)]
+    with pytest.raises(SystemExit, match="does not fit"):
+        train_face_id.train(["--run-dir", str(tmp_path / "c"), *wider, "--init",
+                             str(weights)], quiet=True, data=data)
+
+
 def _shipped_or_skip():
     if importlib.util.find_spec("dlib") is None:
         pytest.skip("dlib-bin is not installed")
