@@ -169,17 +169,27 @@ def sample(net: torch.nn.Module, lq_small: torch.Tensor, reference: torch.Tensor
            identity: float, seed: int, *, id_net: torch.nn.Module | None = None,
            steps: int = DEFAULT_STEPS, side: int = 128,
            progress: Callable[[float], None] | None = None,
-           guidance: Guidance | None = None) -> torch.Tensor:
+           guidance: Guidance | None = None,
+           prior: torch.nn.Module | None = None) -> torch.Tensor:
     """Faces (N, 3, side, side) in [0, 1] restored from ``lq_small`` (N, 3, h, w: the
     low-quality faces at their own resolution), toward ``reference`` (N, 128) by the
     slider ``identity``. ``progress(fraction)`` is called after each step (it may raise
     to cancel). ``guidance`` replaces the slider's mapping (the guidance search of
-    :mod:`editor.training.frgd_guidance` tries candidates with it)."""
+    :mod:`editor.training.frgd_guidance` tries candidates with it). ``prior``: the
+    regression network named by ``net.prior`` (required then; see
+    :class:`~editor.nets.frgd_unet.FRGDUNet`), which restores the up-sampled input into
+    the conditioning image."""
     if guidance is None:
         guidance = guidance_for(identity)
     device = next(net.parameters()).device
     lq_small = lq_small.to(device).float()
     lq = up(lq_small, (side, side)).clamp(0.0, 1.0)
+    if getattr(net, "prior", None) is not None:
+        if prior is None:
+            raise ValueError(f"this diffusion model is conditioned on {net.prior!r}'s "
+                             "restoration: pass that model as prior")
+        with torch.no_grad():
+            lq = prior(lq).clamp(0.0, 1.0)
     ref = None if reference is None else reference.to(device).float()
     x = initial_noise((lq.shape[0], 3, side, side), seed).to(device)
     times = timesteps(steps)

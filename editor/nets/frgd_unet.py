@@ -9,7 +9,11 @@ Inputs (all NCHW float32, 128 x 128 aligned faces in the face toolkit's frame):
   CPU-sized model trained for hours (not GPU-weeks) produce a face at all. The scale brings
   the residual's spread near the noise's.
 - ``lq``: the low-quality face up-sampled (bicubic) to 128 x 128, RGB in [0, 1],
-  concatenated with ``x_t``.
+  concatenated with ``x_t``; or, for a model built with ``prior="frgd-l1"``, that
+  up-sampled face restored by the regression U-Net (two stages: the regression removes
+  blur, noise and JPEG blocks, and the diffusion only invents the detail it cannot —
+  trained so, the samples keep the regression's identity and PSNR instead of
+  re-inventing the whole face from a blocky input).
 - ``t``: (N,) continuous time in [0, 1] (cosine schedule, :func:`alpha_sigma`), through a
   sinusoidal embedding and an MLP.
 - ``identity``: (N, 128) dlib-scale identity vectors, or None / rows masked by
@@ -136,9 +140,14 @@ class FRGDUNet(nn.Module):
     """Conditional DDPM U-Net: (x_t, lq, t, identity, drop) -> v (see the module doc)."""
 
     def __init__(self, widths: tuple[int, ...] = DEFAULT_WIDTHS, cond_dim: int = 128,
-                 identity_dim: int = EMBEDDING_DIM) -> None:
+                 identity_dim: int = EMBEDDING_DIM, prior: str | None = None) -> None:
         super().__init__()
         self.widths, self.cond_dim, self.identity_dim = tuple(widths), cond_dim, identity_dim
+        #: The registry id of the regression model whose restoration of the up-sampled
+        #: low-quality face is this model's ``lq`` (conditioning image and residual base),
+        #: or None for the bicubic up-sampling itself. Weights only fit the ``lq`` they
+        #: were trained with, so callers read it here (frgd_sampler.sample's ``prior``).
+        self.prior = prior
         self.time_mlp = nn.Sequential(nn.Linear(cond_dim, cond_dim), nn.SiLU(),
                                       nn.Linear(cond_dim, cond_dim))
         self.identity_mlp = nn.Sequential(nn.Linear(identity_dim, cond_dim), nn.SiLU(),

@@ -3,9 +3,10 @@ Face-Recognition-Guided Diffusion (FRGD; models ``frgd-face`` and ``face-id``).
 
 Per detected face: align (face toolkit, the canonical frame at :data:`FRAME_PX` px inside
 a padded crop) -> the face's own resolution in the photo is the low-quality input (the
-frame down-scaled to the face's pixel size) -> a DDIM sample of the conditional diffusion
-model (:mod:`editor.nets.frgd_sampler`) guided toward the reference identity and the
-photo's content by the ``identity`` slider -> paste back inside the face mask. The result
+frame down-scaled to the face's pixel size) -> the regression stage ``frgd-l1`` restores
+its up-sampled copy -> a DDIM sample of the conditional diffusion model refining that
+restoration (:mod:`editor.nets.frgd_sampler`), guided toward the reference identity and
+the photo's content by the ``identity`` slider -> paste back inside the face mask. The result
 is the whole RGB image with every face enhanced, masked to the faces ("Whole face" region):
 a new layer in the editor, composited from the command line.
 
@@ -33,6 +34,8 @@ from editor.tools.schema import Masked, Param, Tool
 
 MODEL_ID = "frgd-face"
 ID_MODEL_ID = "face-id"
+#: The regression stage the diffusion model refines (its ``prior``; see FRGDUNet).
+PRIOR_MODEL_ID = "frgd-l1"
 #: The diffusion model's face frame (px) and the padded crop it sits in.
 FRAME_PX = 128
 PADDING = 0.25
@@ -45,6 +48,7 @@ MIN_LQ_SIDE = 8
 
 SLOT = ModelSlot(MODEL_ID, "face-enhance diffusion model")
 ID_SLOT = ModelSlot(ID_MODEL_ID, "face identity network")
+PRIOR_SLOT = ModelSlot(PRIOR_MODEL_ID, "face-enhance regression stage")
 
 
 _face_finder = None
@@ -94,7 +98,8 @@ def identity_of(id_net, frame: np.ndarray) -> np.ndarray:
 
 
 def enhance_face(net, id_net, lq_small: np.ndarray, reference: np.ndarray | None,
-                 identity: float, seed: int, progress: Progress | None = None) -> np.ndarray:
+                 identity: float, seed: int, progress: Progress | None = None,
+                 prior=None) -> np.ndarray:
     """One aligned face (FRAME_PX, float32 RGB) sampled from its low-quality version."""
     import torch
 
@@ -108,7 +113,7 @@ def enhance_face(net, id_net, lq_small: np.ndarray, reference: np.ndarray | None
         np.asarray(reference, np.float32)[None].copy())
     with torch.inference_mode(False):
         out = sample(net, _tensor(lq_small).float(), ref, identity, seed, id_net=id_net,
-                     side=FRAME_PX, progress=report)
+                     side=FRAME_PX, progress=report, prior=prior)
     return out[0].permute(1, 2, 0).numpy().astype(np.float32)
 
 
@@ -124,7 +129,7 @@ def _paste_mask(face, matrix: np.ndarray) -> np.ndarray:
 
 
 def enhance_faces(rgb: np.ndarray, faces, net, id_net, identity: float, seed: int,
-                  reference: np.ndarray | None, progress: Progress) -> np.ndarray:
+                  reference: np.ndarray | None, progress: Progress, prior=None) -> np.ndarray:
     """``rgb`` with every face replaced by its FRGD sample (full strength)."""
     from editor.faces import align_face, paste_back
 
@@ -139,12 +144,27 @@ def enhance_faces(rgb: np.ndarray, faces, net, id_net, identity: float, seed: in
         ref = reference
         if ref is None:
             ref = face.embedding if face.embedding is not None else identity_of(id_net, frame)
-        result = enhance_face(net, id_net, lq_small, ref, identity, seed + i, sub)
+        result = enhance_face(net, id_net, lq_small, ref, identity, seed + i, sub, prior)
         edited = crop.copy()
         edited[_OFFSET:_OFFSET + FRAME_PX, _OFFSET:_OFFSET + FRAME_PX] = result
         paste_back(out, crop, edited, matrix, mask_crop=_paste_mask(face, matrix), out=out)
     progress.set_progress(1.0)
     return out
+
+
+def load_prior(net):
+    """The regression stage ``net`` refines (None for a model conditioned on the bicubic
+    up-sampling); a missing or other-named model raises the engine's one-line error."""
+    from editor.engine.weights import WeightsError
+
+    wanted = getattr(net, "prior", None)
+    if wanted is None:
+        return None
+    source = PRIOR_SLOT.current()
+    if source.spec is not None and source.spec.id != wanted:
+        raise WeightsError(f"The face-enhance model refines {wanted!r}, but "
+                           f"{source.spec.id!r} is installed as its regression stage.")
+    return source.load()
 
 
 #: Images up to this many pixels keep their sampled faces for the strength slider.
@@ -168,14 +188,15 @@ def enhance_image(image: np.ndarray, *, identity: float = 0.5, seed: int = 0,
     rgb, colour = split_rgb(image, "face enhance")
     ref_key = None if reference is None else np.asarray(reference, np.float32).tobytes()
     key = image_key(rgb, CACHE_MAX_PIXELS, round(float(identity), 4), int(seed), ref_key,
-                    SLOT.current(), ID_SLOT.current())
+                    SLOT.current(), ID_SLOT.current(), PRIOR_SLOT.current())
     kept = _kept.get(key)
     if kept is None:
         faces = find_faces(rgb, progress.sub_progress(0.0, 0.15), reference is None)
         net = SLOT.current().load()
         id_net = ID_SLOT.current().load()
+        prior = load_prior(net)
         restored = enhance_faces(rgb, faces, net, id_net, identity, seed, reference,
-                                 progress.sub_progress(0.15, 0.98))
+                                 progress.sub_progress(0.15, 0.98), prior)
         mask = faces_mask(faces, rgb.shape[:2], ["face"])
         _kept.put(key, restored, mask)
     else:
@@ -221,7 +242,7 @@ TOOL = Tool(
     run=face_enhance,
     preview="reduced",
     output_suffix="_enhanced",
-    model_ids=(MODEL_ID, ID_MODEL_ID),
+    model_ids=(MODEL_ID, ID_MODEL_ID, PRIOR_MODEL_ID),
 )
 
 __all__ = ["NoFaceFound", "TOOL", "clear_cache", "enhance_image", "set_face_finder"]

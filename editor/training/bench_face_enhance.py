@@ -5,7 +5,7 @@
    (x4) and 16 x 16 (x8) with seeded blur, noise and JPEG (BENCH_STREAM). Methods:
    bicubic; ``sr-quality-x4`` (at x8: x4 on the 16 px face, then bicubic x2 to 128);
    ``frgd-l1`` (the same-size L1 regression U-Net); FRGD (``frgd-face`` + ``face-id``,
-   20 DDIM steps) at identity 0, 0.5 and 1 with the ground truth's mirror image as the
+   20 DDIM steps; a model with a ``prior`` refines frgd-l1's restoration, as the tool does) at identity 0, 0.5 and 1 with the ground truth's mirror image as the
    reference (its dlib vector, from mirrored landmarks), seed = face index.
    Measured: PSNR / SSIM (RGB, 8-bit rounded) and dlib identity distance to the ground
    truth (dlib reads every output with the ground truth's landmarks: no detection, so a
@@ -85,6 +85,17 @@ def load_models(frgd: str = "frgd-face", l1: str = "frgd-l1", face_id: str = "fa
                                   ("sr", "sr-quality-x4"))}
 
 
+def prior_of(models: dict) -> torch.nn.Module | None:
+    """The regression stage FRGD refines: the benchmark's own L1 U-Net (frgd-l1), the
+    same model the tool loads for it."""
+    wanted = getattr(models["frgd"], "prior", None)
+    if wanted is None:
+        return None
+    if wanted != "frgd-l1":
+        raise ValueError(f"FRGD refines {wanted!r}; the benchmark has frgd-l1")
+    return models["l1"]
+
+
 def baselines(models: dict, lq: np.ndarray) -> dict[str, np.ndarray]:
     """Bicubic, SR (x4; at x8 x4 then bicubic x2) and the L1 U-Net, each 128 px."""
     side = fd.SIZE
@@ -101,7 +112,7 @@ def frgd(models: dict, lq: np.ndarray, reference: np.ndarray | None, identity: f
 
     ref = None if reference is None else torch.from_numpy(reference[None].astype(np.float32))
     return _np(sample(models["frgd"], _t(lq), ref, identity, seed, id_net=models["id"],
-                      steps=STEPS))
+                      steps=STEPS, prior=prior_of(models)))
 
 
 def _distance(a: np.ndarray, b: np.ndarray) -> float:

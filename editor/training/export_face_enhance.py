@@ -81,7 +81,8 @@ def load_run(run_dir: Path, which: str = "last") -> tuple[torch.nn.Module, dict[
 def arch_kwargs(net: torch.nn.Module) -> dict[str, Any]:
     if isinstance(net, FaceIdNet):
         return {"width": net.width, "input_size": net.input_size}
-    return {"widths": tuple(net.widths)}
+    prior = getattr(net, "prior", None)
+    return {"widths": tuple(net.widths), **({"prior": prior} if prior else {})}
 
 
 # -- identity agreement ------------------------------------------------------------------------
@@ -145,7 +146,8 @@ def identity_agreement(net: torch.nn.Module, faces: fd.FaceSet, log=print) -> di
 # -- speed --------------------------------------------------------------------------------
 
 def seconds_per_face(net: torch.nn.Module, id_net: torch.nn.Module | None, identity: float,
-                     steps: int, repeats: int = 3) -> dict[str, float]:
+                     steps: int, repeats: int = 3, prior: torch.nn.Module | None = None
+                     ) -> dict[str, float]:
     """Median wall and CPU seconds of one x8 (16 px) face through the sampler, 2 threads."""
     from editor.nets.frgd_sampler import sample
 
@@ -157,7 +159,7 @@ def seconds_per_face(net: torch.nn.Module, id_net: torch.nn.Module | None, ident
         walls, cpus = [], []
         for _ in range(repeats):
             wall, cpu = time.perf_counter(), time.process_time()
-            sample(net, lq, ref, identity, 0, id_net=id_net, steps=steps)
+            sample(net, lq, ref, identity, 0, id_net=id_net, steps=steps, prior=prior)
             walls.append(time.perf_counter() - wall)
             cpus.append(time.process_time() - cpu)
         return {"wall_s": round(float(np.median(walls)), 3),
@@ -209,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frgd-run", default=None)
     p.add_argument("--l1-run", default=None)
     p.add_argument("--which", choices=("last", "best"), default="last")
+    p.add_argument("--face-id-which", choices=("last", "best"), default=None,
+                   help="checkpoint of the identity run (default: --which)")
     p.add_argument("--models-dir", default=None)
     p.add_argument("--agreement-faces", type=int, default=200,
                    help="held-out faces for the identity agreement (the first by name)")
@@ -218,11 +222,12 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(2)
     id_net = None
     if args.face_id_run:
-        net, _ = load_run(Path(args.face_id_run), args.which)
+        net, _ = load_run(Path(args.face_id_run), args.face_id_which or args.which)
         faces = fd.load_faces("test", limit=args.agreement_faces)
         agreement = identity_agreement(net, faces)
         print(json.dumps(agreement, indent=2))
-        card = export_one("face-id", Path(args.face_id_run), args.which, models_dir,
+        card = export_one("face-id", Path(args.face_id_run), args.face_id_which or args.which,
+                          models_dir,
                           {"heldout_agreement_with_dlib": agreement}, args.note)
         id_net = net
         print(card["id"], card["sha256"])
@@ -231,10 +236,14 @@ def main(argv: list[str] | None = None) -> int:
             continue
         extra: dict[str, Any] = {}
         if model_id == "frgd-face":
-            net, _ = load_run(Path(run), args.which)
+            from editor.training.train_frgd import load_prior
+
+            net, checkpoint = load_run(Path(run), args.which)
+            prior = load_prior(checkpoint["config"].get("prior"))
             extra["speed"] = {
                 "x8_face_20_steps_2_threads": {
-                    f"identity_{s}": seconds_per_face(net, id_net, s, 20) for s in (0.0, 0.5, 1.0)},
+                    f"identity_{s}": seconds_per_face(net, id_net, s, 20, prior=prior)
+                    for s in (0.0, 0.5, 1.0)},
                 "measured": "editor.nets.frgd_sampler.sample on one 16 px input, median of 3, "
                             "at export time on a shared 2-core machine (wall clock depends "
                             "on the other jobs; cpu_s is this process's CPU time)"}

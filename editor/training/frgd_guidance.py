@@ -87,7 +87,7 @@ def evaluate(models: dict, faces: fd.FaceSet, candidates: list[tuple[float, floa
             for s in SLIDER:
                 out = bench._np(sample(models["frgd"], bench._t(lq), reference, s, seed=i,
                                        id_net=models["id"], steps=steps,
-                                       guidance=scaled(c, s)))
+                                       guidance=scaled(c, s), prior=bench.prior_of(models)))
                 vec = fd.dlib_embedding(quantise(out), marks)
                 runs[c].setdefault(s, []).append((distance(vec, gt_vec), distance(vec, ref)))
         log(f"face {i + 1}/{len(faces)}")
@@ -119,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--face-id", default=None,
                    help="identity network: a train_face_id run folder (its best.pt) or a "
                         ".safetensors file; default the shipped face-id")
+    p.add_argument("--frgd", default=None,
+                   help="diffusion model: a train_frgd run folder (its last.pt); default "
+                        "the shipped frgd-face")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--data", type=Path, default=None)
@@ -128,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
 
     models = bench.load_models()
     load_face_id(args.face_id, models)
+    if args.frgd:
+        from editor.training.export_face_enhance import load_run
+
+        models["frgd"], _ = load_run(Path(args.frgd).expanduser(), "last")
     faces = fd.load_faces("val", args.data, limit=args.faces, log=None)
     result = evaluate(models, faces, args.candidate, args.steps,
                       log=lambda m: print(m, file=sys.stderr))

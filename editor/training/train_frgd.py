@@ -22,7 +22,9 @@ dlib embedding cache was still being computed; the run then resumed with ``dlib`
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -49,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="channels of the three levels, e.g. 16,32,64")
     p.add_argument("--p-uncond", type=float, default=0.15,
                    help="classifier-free dropout of the identity (diffusion)")
+    p.add_argument("--prior", default=None, metavar="WEIGHTS",
+                   help="diffusion: condition on this regression U-Net's restoration of "
+                        "the up-sampled face (e.g. models/frgd-l1.safetensors) instead of "
+                        "the bicubic up-sampling: the two-stage model the tool ships")
     p.add_argument("--val-faces", type=int, default=32)
     p.add_argument("--identity-source", choices=("dlib", "none"), default="dlib",
                    help="none: zero identity vectors (a warm-up while the dlib embedding "
@@ -58,7 +64,54 @@ def build_parser() -> argparse.ArgumentParser:
 
 def build_net(config: dict[str, Any]) -> torch.nn.Module:
     widths = tuple(config["widths"])
-    return FRGDUNet(widths) if config["objective"] == "diffusion" else RegressionUNet(widths)
+    if config["objective"] != "diffusion":
+        return RegressionUNet(widths)
+    prior = config.get("prior")
+    return FRGDUNet(widths, prior=prior["id"] if prior else None)
+
+
+def load_prior(prior: dict[str, Any] | None) -> RegressionUNet | None:
+    """The frozen regression U-Net of ``config["prior"]`` (checked against its sha256, so
+    a resumed run conditions on exactly what it started with)."""
+    if not prior:
+        return None
+    from safetensors.torch import load_file
+
+    from editor.engine.weights import sha256_file
+
+    path = Path(prior["weights"]).expanduser()
+    if not path.is_file():
+        raise SystemExit(f"--prior: no weights file {path}")
+    if sha256_file(path) != prior["sha256"]:
+        raise SystemExit(f"--prior: {path} is not the file this run started with "
+                         f"(sha256 {prior['sha256'][:12]}...)")
+    net = RegressionUNet(tuple(prior["widths"]))
+    net.load_state_dict(load_file(str(path)))
+    return net.eval().requires_grad_(False)
+
+
+def prior_config(path: str) -> dict[str, Any]:
+    from safetensors.torch import load_file
+
+    from editor.engine.weights import sha256_file
+
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise SystemExit(f"--prior: no weights file {file}")
+    state = load_file(str(file))
+    try:   # the three levels' widths: the input convolution's and the two down-samplings'
+        widths = [int(state[f"body.{k}.weight"].shape[0]) for k in ("inp", "down1", "down2")]
+    except KeyError:
+        raise SystemExit(f"--prior: {file} is not a regression U-Net's weights") from None
+    return {"id": file.stem, "weights": path, "sha256": sha256_file(file), "widths": widths}
+
+
+def with_prior(b: frgd_data.Batch, prior: torch.nn.Module | None) -> frgd_data.Batch:
+    """The batch with ``lq`` replaced by the prior's restoration of it (clipped)."""
+    if prior is None:
+        return b
+    with torch.no_grad():
+        return dataclasses.replace(b, lq=prior(b.lq).clamp(0.0, 1.0))
 
 
 def diffusion_loss(net: FRGDUNet, b: frgd_data.Batch, generator: torch.Generator,
@@ -105,15 +158,19 @@ def make_task(args: argparse.Namespace, train: fd.FaceSet, val: fd.FaceSet):
             "widths": [int(w) for w in args.widths.split(",")],
             "batch": args.batch, "lr": args.lr, "lr_min": args.lr_min, "seed": args.seed,
             "p_uncond": args.p_uncond,
+            "prior": prior_config(args.prior) if args.prior and
+            args.objective == "diffusion" else None,
             "loss": ("MSE on v (v-prediction, cosine schedule, residual over the "
                      "up-sampled LQ face)" if args.objective == "diffusion" else
                      "L1 between the predicted and the clean face")}
         objective = config["objective"]
-        val_batch = frgd_data.fixed_batch(val, VAL_STREAM, args.val_faces) if len(val) else None
+        prior = load_prior(config.get("prior"))
+        val_batch = with_prior(frgd_data.fixed_batch(val, VAL_STREAM, args.val_faces),
+                               prior) if len(val) else None
 
         def loss(net, iteration, device):
             rng, generator = loop.rngs(config["seed"], TRAIN_STREAM, iteration)
-            b = frgd_data.batch(train, rng, config["batch"])
+            b = with_prior(frgd_data.batch(train, rng, config["batch"]), prior)
             if objective == "l1":
                 return F.l1_loss(net(b.lq.to(device)), b.face.to(device)), {}
             return diffusion_loss(net, b, generator, config["p_uncond"], device), {}

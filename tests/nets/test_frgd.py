@@ -132,3 +132,25 @@ def test_guidance_search_scores_what_the_slider_does(nets):
                       guidance=scaled(shipped, s))
         assert torch.equal(a, b)
     assert parse_candidate("2,0.05,0.4") == (2.0, 0.05, 0.4)
+
+
+def test_a_two_stage_model_samples_around_its_prior(nets):
+    """A diffusion model built with a prior is conditioned on that regression network's
+    restoration: sampling without the prior is refused with a message, and with it the
+    untrained (zero-output) diffusion model returns the prior's restoration itself."""
+    _, id_net = nets
+    torch.manual_seed(0)
+    net = FRGDUNet(**TINY, prior="frgd-l1").eval()   # zero output layer: v = 0
+    prior = randomise_zero_layers(RegressionUNet((8, 8, 16))).eval()
+    lq_small = torch.rand(1, 3, 16, 16)
+    with pytest.raises(ValueError, match="frgd-l1"):
+        fs.sample(net, lq_small, None, 0.0, seed=0, steps=2)
+    content_free = fs.Guidance(cfg=0.0, identity_step=0.0, content=0.0)
+    out = fs.sample(net, lq_small, None, 0.0, seed=0, steps=1, prior=prior,
+                    guidance=content_free)
+    with torch.no_grad():
+        bicubic = fs.up(lq_small, (128, 128)).clamp(0, 1)
+        expected = prior(bicubic).clamp(0, 1)
+    # What is left at t = 1 is alpha(1) ~ 0.0016 of the noise.
+    assert torch.allclose(out, expected, atol=3e-3)
+    assert (expected - bicubic).abs().max() > 0.05     # the prior really changed it

@@ -45,6 +45,31 @@ def test_resumed_run_equals_uninterrupted(tmp_path, objective):
                          quiet=True, data=data)
 
 
+def test_two_stage_run_conditions_on_its_prior_and_resumes_only_with_it(tmp_path):
+    """--prior: the diffusion run trains on the L1 run's restorations, builds a model that
+    names its prior (what the tool loads with it), and a resume refuses a changed file."""
+    from safetensors.torch import save_file
+
+    data = (fake_faces(6), fake_faces(2, seed=1))
+    train_frgd.train(["--objective", "l1", "--run-dir", str(tmp_path / "l1"), *ARGS],
+                     quiet=True, data=data)
+    weights = tmp_path / "frgd-l1.safetensors"
+    save_file(load_checkpoint(tmp_path / "l1")["model"], str(weights))
+    run = tmp_path / "two"
+    args = ["--objective", "diffusion", "--run-dir", str(run), *ARGS, "--prior", str(weights)]
+    train_frgd.train([*args, "--stop-at", "2"], quiet=True, data=data)
+    config = load_checkpoint(run)["config"]
+    assert config["prior"]["id"] == "frgd-l1" and config["prior"]["widths"] == [8, 8, 8]
+    assert train_frgd.build_net(config).prior == "frgd-l1"
+    prior = train_frgd.load_prior(config["prior"])
+    b = frgd_data.fixed_batch(data[1], 7, 2)
+    assert torch.equal(train_frgd.with_prior(b, prior).lq, prior(b.lq).clamp(0, 1))
+    save_file({k: v + 1 for k, v in load_checkpoint(tmp_path / "l1")["model"].items()},
+              str(weights))
+    with pytest.raises(SystemExit, match="not the file this run started with"):
+        train_frgd.train([*args, "--resume"], quiet=True, data=data)
+
+
 def test_degraded_pairs_and_fixed_validation_batch():
     faces = fake_faces(3)
     b = frgd_data.batch(faces, np.random.default_rng(0), 4)
