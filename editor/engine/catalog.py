@@ -189,12 +189,15 @@ FACE_ENHANCE_LICENCE = ("Trained on UTKFace (non-commercial research) aligned fa
                         "use only.")
 # Keep in step with export_face_enhance's cards. Whole aligned 128 px faces: no tiling.
 FRGD_ARCH = {"widths": (16, 32, 64)}
+#: frgd-face is the two-stage model: conditioned on frgd-l1's restoration (FRGDUNet.prior).
+FRGD_FACE_ARCH = {**FRGD_ARCH, "prior": "frgd-l1"}
 FACE_ID_ARCH = {"width": 16, "input_size": 64}
 
 for _id, _arch, _kwargs, _text in (
-        ("frgd-face", "frgd_unet", FRGD_ARCH,
+        ("frgd-face", "frgd_unet", FRGD_FACE_ARCH,
          "Face enhance: Face-Recognition-Guided Diffusion, a conditional DDPM U-Net "
-         "(v-prediction, identity by FiLM, classifier-free dropout) on aligned 128 px faces"),
+         "(v-prediction, identity by FiLM, classifier-free dropout) on aligned 128 px faces, "
+         "refining frgd-l1's restoration"),
         ("frgd-l1", "frgd_regression_unet", FRGD_ARCH,
          "Face enhance baseline: the same U-Net as frgd-face trained as a regression with "
          "L1 (non-generative; for the benchmark)"),
