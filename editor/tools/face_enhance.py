@@ -6,8 +6,8 @@ a padded crop) -> the face's own resolution in the photo is the low-quality inpu
 frame down-scaled to the face's pixel size) -> the regression stage ``frgd-l1`` restores
 its up-sampled copy -> a DDIM sample of the conditional diffusion model refining that
 restoration (:mod:`editor.nets.frgd_sampler`), guided toward the reference identity and
-the photo's content by the ``identity`` slider -> paste back inside the face mask. The result
-is the whole RGB image with every face enhanced, masked to the faces ("Whole face" region):
+the photo's content by the ``identity`` slider -> paste back inside the face mask. The
+result is the whole RGB image with every face enhanced, masked to the faces ("Whole face" region):
 a new layer in the editor, composited from the command line.
 
 The reference identity is dlib's vector of the reference photo's face

@@ -5,8 +5,9 @@
    (x4) and 16 x 16 (x8) with seeded blur, noise and JPEG (BENCH_STREAM). Methods:
    bicubic; ``sr-quality-x4`` (at x8: x4 on the 16 px face, then bicubic x2 to 128);
    ``frgd-l1`` (the same-size L1 regression U-Net); FRGD (``frgd-face`` + ``face-id``,
-   20 DDIM steps; a model with a ``prior`` refines frgd-l1's restoration, as the tool does) at identity 0, 0.5 and 1 with the ground truth's mirror image as the
-   reference (its dlib vector, from mirrored landmarks), seed = face index.
+   20 DDIM steps; a model with a ``prior`` refines frgd-l1's restoration, as the tool
+   does) at identity 0, 0.5 and 1 with the ground truth's mirror image as the reference
+   (its dlib vector, from mirrored landmarks), seed = face index.
    Measured: PSNR / SSIM (RGB, 8-bit rounded) and dlib identity distance to the ground
    truth (dlib reads every output with the ground truth's landmarks: no detection, so a
    blurred output is measured where the face is), and the distance to the reference.

@@ -15,6 +15,12 @@ and degradations for a given (seed, iteration). Validation on 32 ``val`` faces (
 degradations): PSNR of the predicted face — the regression output, or for diffusion the
 one-step x_0 estimate at t = 0.5 from fixed noise (a cheap progress signal, not a sample).
 
+``--prior WEIGHTS`` (diffusion; the shipped two-stage ``frgd-face`` uses
+``models/frgd-l1.safetensors``): the up-sampled low-quality face is first restored by that
+frozen regression U-Net, and the diffusion model is conditioned on, and samples the
+residual over, the restoration (``config["prior"]`` records the file and its sha256; the
+model's ``prior`` attribute names it, taken from the file name).
+
 ``--identity-source none`` trains with zero identity vectors (used as a warm-up while the
 dlib embedding cache was still being computed; the run then resumed with ``dlib``).
 """
