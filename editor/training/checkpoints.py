@@ -65,16 +65,9 @@ class RunCheckpoints:
                 self.sampler_state[1](checkpoint["rng"]["sampler"])
             self.log(f"resumed from iteration {self.iteration} (best val {self.best:.3f} dB)")
         elif init:
-            from editor.engine.weights import sha256_file
-
             path = Path(init).expanduser()
             extra = load_init(path) or {}
-            note = {"init": str(init), "init_sha256": sha256_file(path), **extra}
-            # The commands that made the --init weights, read NOW: a fine-tune exported
-            # under the same model id replaces that card, and the chain would be lost.
-            chain = card_commands(path)
-            if chain:
-                note["init_commands"] = chain
+            note = init_note(path, str(init), extra)
             self.log(f"initialised from {path}"
                      + "".join(f" ({k}: {v})" for k, v in extra.items()))
         elif self.last_path.exists():
@@ -134,6 +127,21 @@ def load_exact(net: torch.nn.Module, path: Path, new: tuple[str, ...] = ()) -> N
         raise ValueError(f"--init {path}: does not fit this architecture (mismatched: "
                          f"{', '.join(wrong[:3])}{' ...' if len(wrong) > 3 else ''})")
     net.load_state_dict(state, strict=False)
+
+
+def init_note(path: Path, given: str, extra: dict[str, Any] | None = None
+              ) -> dict[str, Any]:
+    """The command record's note for a run started from ``--init`` weights: the file as
+    given, its sha256, ``extra``, and the commands of its model card — read NOW: a
+    fine-tune exported under the same model id replaces that card, and the chain would be
+    lost."""
+    from editor.engine.weights import sha256_file
+
+    note = {"init": given, "init_sha256": sha256_file(path), **(extra or {})}
+    chain = card_commands(path)
+    if chain:
+        note["init_commands"] = chain
+    return note
 
 
 def card_commands(weights: Path) -> list[str] | None:

@@ -109,11 +109,8 @@ def data_root(args: argparse.Namespace) -> Path:
 
 def _init_from(net: torch.nn.Module, path: Path, given: str) -> dict[str, Any]:
     """Load shipped weights (buffers too: the identity network's dlib centre) into ``net``,
-    which must fit them exactly; returns the command record's note: the file, its sha256
-    and the commands of its model card (read now: exporting the fine-tune under the same
-    id replaces that card)."""
-    from editor.engine.weights import sha256_file
-    from editor.training.checkpoints import card_commands, load_exact
+    which must fit them exactly; returns the command record's note (checkpoints.init_note)."""
+    from editor.training.checkpoints import init_note, load_exact
 
     if not path.is_file():
         raise SystemExit(f"--init: no weights file {path}")
@@ -121,11 +118,7 @@ def _init_from(net: torch.nn.Module, path: Path, given: str) -> dict[str, Any]:
         load_exact(net, path)
     except ValueError as error:
         raise SystemExit(str(error)) from None
-    note: dict[str, Any] = {"init": given, "init_sha256": sha256_file(path)}
-    chain = card_commands(path)
-    if chain:
-        note["init_commands"] = chain
-    return note
+    return init_note(path, given)
 
 
 def _run(args, argv, make_task, run_dir: Path, log: RunLog) -> dict[str, Any]:

@@ -11,7 +11,7 @@ the reference, and is scored by dlib: the mean identity distance to the ground t
 (the issue's monotonic slider). Bicubic and the L1 U-Net are printed beside them.
 
     python -m editor.training.frgd_guidance --faces 24 \\
-        --candidate 2,0.02,0.4 --candidate 2,0.05,0.4 [--face-id RUN_DIR_OR_SAFETENSORS]
+        --candidate 2,0.02,0.4 --candidate 2,0.05,0.4 [--face-id RUN_DIR] [--frgd RUN_DIR]
 """
 
 from __future__ import annotations
@@ -42,27 +42,6 @@ def scaled(candidate: tuple[float, float, float], s: float):
                     content=CONTENT_MAX - (CONTENT_MAX - content) * s)
 
 
-def load_face_id(source: str | None, models: dict[str, torch.nn.Module]) -> None:
-    """Replace ``models['id']`` by a training run's best checkpoint or a weights file."""
-    if not source:
-        return
-    path = Path(source).expanduser()
-    if path.is_dir():
-        from editor.training.export_face_enhance import load_run
-
-        models["id"], _ = load_run(path, "best")
-        return
-    from safetensors.torch import load_file
-
-    from editor.nets.face_id import FaceIdNet
-
-    state = load_file(str(path))
-    width = int(state["stem.0.weight"].shape[0])
-    net = FaceIdNet(width=width)
-    net.load_state_dict(state)
-    models["id"] = net.eval()
-
-
 def evaluate(models: dict, faces: fd.FaceSet, candidates: list[tuple[float, float, float]],
              steps: int, log=print) -> dict[str, Any]:
     from editor.nets.frgd_sampler import sample
@@ -71,6 +50,7 @@ def evaluate(models: dict, faces: fd.FaceSet, candidates: list[tuple[float, floa
     def distance(a, b):
         return float(np.linalg.norm(a - b))
 
+    prior = bench.prior_of(models)
     base: dict[str, list[float]] = {}
     runs: dict[tuple, dict[float, list[tuple[float, float]]]] = {c: {} for c in candidates}
     for i in range(len(faces)):
@@ -87,7 +67,7 @@ def evaluate(models: dict, faces: fd.FaceSet, candidates: list[tuple[float, floa
             for s in SLIDER:
                 out = bench._np(sample(models["frgd"], bench._t(lq), reference, s, seed=i,
                                        id_net=models["id"], steps=steps,
-                                       guidance=scaled(c, s), prior=bench.prior_of(models)))
+                                       guidance=scaled(c, s), prior=prior))
                 vec = fd.dlib_embedding(quantise(out), marks)
                 runs[c].setdefault(s, []).append((distance(vec, gt_vec), distance(vec, ref)))
         log(f"face {i + 1}/{len(faces)}")
@@ -117,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--candidate", type=parse_candidate, action="append", required=True,
                    help="cfg,identity_step,content at slider 1 (repeatable)")
     p.add_argument("--face-id", default=None,
-                   help="identity network: a train_face_id run folder (its best.pt) or a "
-                        ".safetensors file; default the shipped face-id")
+                   help="identity network: a train_face_id run folder (its best.pt); "
+                        "default the shipped face-id")
     p.add_argument("--frgd", default=None,
                    help="diffusion model: a train_frgd run folder (its last.pt); default "
                         "the shipped frgd-face")
@@ -129,11 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     from editor.training import bench_face_enhance as bench
 
-    models = bench.load_models()
-    load_face_id(args.face_id, models)
-    if args.frgd:
-        from editor.training.export_face_enhance import load_run
+    from editor.training.export_face_enhance import load_run
 
+    models = bench.load_models()
+    if args.face_id:
+        models["id"], _ = load_run(Path(args.face_id).expanduser(), "best")
+    if args.frgd:
         models["frgd"], _ = load_run(Path(args.frgd).expanduser(), "last")
     faces = fd.load_faces("val", args.data, limit=args.faces, log=None)
     result = evaluate(models, faces, args.candidate, args.steps,

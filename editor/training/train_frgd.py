@@ -76,6 +76,13 @@ def build_net(config: dict[str, Any]) -> torch.nn.Module:
     return FRGDUNet(widths, prior=prior["id"] if prior else None)
 
 
+def _prior_file(path: str) -> Path:
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise SystemExit(f"--prior: no weights file {file}")
+    return file
+
+
 def load_prior(prior: dict[str, Any] | None) -> RegressionUNet | None:
     """The frozen regression U-Net of ``config["prior"]`` (checked against its sha256, so
     a resumed run conditions on exactly what it started with)."""
@@ -85,9 +92,7 @@ def load_prior(prior: dict[str, Any] | None) -> RegressionUNet | None:
 
     from editor.engine.weights import sha256_file
 
-    path = Path(prior["weights"]).expanduser()
-    if not path.is_file():
-        raise SystemExit(f"--prior: no weights file {path}")
+    path = _prior_file(prior["weights"])
     if sha256_file(path) != prior["sha256"]:
         raise SystemExit(f"--prior: {path} is not the file this run started with "
                          f"(sha256 {prior['sha256'][:12]}...)")
@@ -101,9 +106,7 @@ def prior_config(path: str) -> dict[str, Any]:
 
     from editor.engine.weights import sha256_file
 
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise SystemExit(f"--prior: no weights file {file}")
+    file = _prior_file(path)
     state = load_file(str(file))
     try:   # the three levels' widths: the input convolution's and the two down-samplings'
         widths = [int(state[f"body.{k}.weight"].shape[0]) for k in ("inp", "down1", "down2")]
