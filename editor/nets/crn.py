@@ -87,21 +87,61 @@ class ResBlock(nn.Module):
         return x + self.conv2(F.relu(self.conv1(x)))
 
 
-class Trunk(nn.Module):
-    """Space-to-depth by 4, a 3x3 conv, ``depth`` residual blocks, a global-context term,
-    a last 3x3 conv: features at 1/4 resolution."""
+class ContextPyramid(nn.Module):
+    """``levels`` stride-2 stages below the trunk's 1/4 grid (1/8, 1/16, ...: a 128 px face
+    is seen whole at 1/32), each a conv and a residual block, brought back coarse to fine
+    and added through zero-initialised 1x1 convolutions.
 
-    def __init__(self, width: int, depth: int, factor: int = 4) -> None:
+    Why: an edit such as whitening is told apart from a naturally light face only by
+    comparing regions far apart (the mask's edge across the forehead and jaw against the
+    face inside), and the correction must then reach the whole face; the trunk alone sees
+    ~50 px and the mean feature cannot say *where* the brightness steps. Zero-initialised
+    merges make a network with shipped pyramid-less weights start as exactly that network
+    (``--init``), so the pyramid is learnt on top of it."""
+
+    def __init__(self, width: int, levels: int) -> None:
+        super().__init__()
+        self.down = nn.ModuleList(nn.Sequential(
+            nn.Conv2d(width, width, 3, stride=2, padding=1), nn.ReLU(inplace=True),
+            ResBlock(width)) for _ in range(levels))
+        self.merge = nn.ModuleList(nn.Conv2d(width, width, 1) for _ in range(levels))
+        for conv in self.merge:
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        features = [f]
+        for stage in self.down:
+            features.append(stage(features[-1]))
+        up = features[-1]
+        for level in reversed(range(len(self.down))):
+            fine = features[level]
+            up = fine + self.merge[level](F.interpolate(
+                up, size=fine.shape[-2:], mode="bilinear", align_corners=False))
+        return up
+
+
+class Trunk(nn.Module):
+    """Space-to-depth by 4, a 3x3 conv, ``depth`` residual blocks, an optional context
+    pyramid (``context_levels`` > 0), a global-context term, a last 3x3 conv: features at
+    1/4 resolution."""
+
+    def __init__(self, width: int, depth: int, factor: int = 4, context_levels: int = 0
+                 ) -> None:
         super().__init__()
         self.factor = factor
         self.inp = nn.Conv2d(3 * factor * factor, width, 3, padding=1)
         self.blocks = nn.Sequential(*[ResBlock(width) for _ in range(depth)])
+        if context_levels:
+            self.pyramid = ContextPyramid(width, context_levels)
         self.context = nn.Conv2d(width, width, 1)
         self.out = nn.Conv2d(width, width, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = F.relu(self.inp(F.pixel_unshuffle(x, self.factor)))
         f = self.blocks(f)
+        if hasattr(self, "pyramid"):
+            f = self.pyramid(f)
         f = f + F.relu(self.context(f.mean((2, 3), keepdim=True)))
         return F.relu(self.out(f))
 
@@ -129,7 +169,7 @@ class ComponentRegressionNet(nn.Module):
                  *, components: int | None = None, patch: int = DEFAULT_PATCH,
                  stride: int = DEFAULT_STRIDE, width: int = DEFAULT_WIDTH,
                  depth: int = DEFAULT_DEPTH, groups: int = DEFAULT_GROUPS,
-                 head_width: int = HEAD_WIDTH) -> None:
+                 head_width: int = HEAD_WIDTH, context_levels: int = 0) -> None:
         super().__init__()
         if basis is None:
             k = 3 * patch * patch if components is None else components
@@ -146,9 +186,10 @@ class ComponentRegressionNet(nn.Module):
             raise ValueError(f"std must have shape ({k},), got {tuple(std.shape)}")
         self.patch, self.stride, self.components = m, stride, k
         self.width, self.depth, self.groups = width, depth, groups
+        self.context_levels = context_levels
         self.register_buffer("basis", basis.clone().contiguous())
         self.register_buffer("std", std.clone())
-        self.trunk = Trunk(width, depth, stride)
+        self.trunk = Trunk(width, depth, stride, context_levels)
         self.bounds = group_bounds(k, groups)
         span = m // stride  # a coefficient sees span x span trunk cells
         self.heads = nn.ModuleList()
@@ -204,10 +245,12 @@ class PlainCNN(nn.Module):
     ``forward(x)`` returns ``{"output", "discrepancy"}``."""
 
     def __init__(self, *, width: int = DEFAULT_WIDTH, depth: int = DEFAULT_DEPTH,
-                 groups: int = DEFAULT_GROUPS, head_width: int = HEAD_WIDTH) -> None:
+                 groups: int = DEFAULT_GROUPS, head_width: int = HEAD_WIDTH,
+                 context_levels: int = 0) -> None:
         super().__init__()
         self.width, self.depth, self.factor = width, depth, 4
-        self.trunk = Trunk(width, depth, self.factor)
+        self.context_levels = context_levels
+        self.trunk = Trunk(width, depth, self.factor, context_levels)
         hidden = head_width * groups
         last = nn.Conv2d(hidden, 3 * self.factor ** 2, 3, padding=1)
         nn.init.zeros_(last.weight)

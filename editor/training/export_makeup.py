@@ -96,11 +96,13 @@ def load_run_net(run_dir: Path, which: str = "best") -> tuple[torch.nn.Module, d
 def arch_kwargs(model: str, net: torch.nn.Module) -> dict[str, Any]:
     """The registry's constructor kwargs (a CRN's basis and deviations come with the
     weights, as buffers)."""
+    # context_levels only when used, so pyramid-less cards (and the catalog) stay as they were.
+    extra = {"context_levels": net.context_levels} if net.context_levels else {}
     if model == "crn":
         return {"components": net.components, "patch": net.patch, "width": net.width,
-                "depth": net.depth, "groups": net.groups}
+                "depth": net.depth, "groups": net.groups, **extra}
     return {"width": net.width, "depth": net.depth,
-            "groups": net.head[0].out_channels // crn.HEAD_WIDTH}
+            "groups": net.head[0].out_channels // crn.HEAD_WIDTH, **extra}
 
 
 def load_makeup_net(model_id: str = "makeup-go", weights: Path | None = None

@@ -254,7 +254,10 @@ def _train(args, argv, run_dir, log, data) -> dict[str, Any]:
         faces, reals, val = data
 
     run = RunCheckpoints(run_dir, net, optimizer, config, log)
-    run.start(argv, resume=args.resume, init=args.init, load_init=lambda p: load_init(net, p))
+    # --init from weights without a context pyramid: the pyramid (zero-merged, so the
+    # network starts as the shipped one) is the only part allowed to be new.
+    run.start(argv, resume=args.resume, init=args.init,
+              load_init=lambda p: load_init(net, p, new=("trunk.pyramid.",)))
     sampler = md.MakeupSampler(faces, reals, config["patch"], config["batch"],
                                config["seed"], config["real_fraction"])
 

@@ -139,3 +139,39 @@ def test_bad_basis_shapes_are_refused():
     with pytest.raises(ValueError):
         small_net()(torch.zeros(1, 3, 4, 4))
 
+
+
+@pytest.mark.parametrize("size", [(37, 53), (16, 16), (128, 128)])
+def test_a_context_pyramid_keeps_any_size_and_starts_as_the_net_without_it(size):
+    """Shipped weights without the pyramid load into a net with one (``--init``), and the
+    zero-initialised merges make it compute exactly what the shipped net did."""
+    from pathlib import Path
+    from tempfile import TemporaryDirectory
+
+    from safetensors.torch import save_file
+
+    from editor.training.checkpoints import load_exact
+
+    x = torch.rand(2, 3, *size)
+    for without in (small_net(), PlainCNN(width=8, depth=1)):
+        with torch.no_grad():
+            for p in without.parameters():
+                p.add_(torch.randn_like(p) * 0.05)
+        if isinstance(without, PlainCNN):
+            with_pyramid = PlainCNN(width=8, depth=1, context_levels=3)
+        else:
+            with_pyramid = small_net(context_levels=3)
+        with TemporaryDirectory() as folder:
+            path = Path(folder) / "shipped.safetensors"
+            save_file({k: v.contiguous() for k, v in without.state_dict().items()}, str(path))
+            with pytest.raises(ValueError):
+                load_exact(with_pyramid, path)  # the pyramid is absent from the file
+            load_exact(with_pyramid, path, new=("trunk.pyramid.",))
+        out = with_pyramid(x)["output"]
+        assert out.shape == x.shape
+        torch.testing.assert_close(out, without(x)["output"])
+        # ...and the pyramid is live: once its merges move, so does the output.
+        with torch.no_grad():
+            for p in with_pyramid.trunk.pyramid.parameters():
+                p.add_(torch.randn_like(p) * 0.05)
+        assert not torch.allclose(with_pyramid(x)["output"], out)
