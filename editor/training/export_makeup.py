@@ -117,18 +117,19 @@ def load_makeup_net(model_id: str = "makeup-go", weights: Path | None = None
     from safetensors.torch import load_file
 
     state = load_file(str(weights))
+    width = state["trunk.inp.weight"].shape[0]
+    depth = len({key.split(".")[2] for key in state if key.startswith("trunk.blocks.")})
+    levels = len({key.split(".")[3] for key in state if key.startswith("trunk.pyramid.down.")})
     if "basis" in state:
         k, _, m, _ = state["basis"].shape
-        width = state["trunk.inp.weight"].shape[0]
-        depth = len({key.split(".")[2] for key in state if key.startswith("trunk.blocks.")})
         net = crn.ComponentRegressionNet(components=k, patch=m, width=width, depth=depth,
                                          groups=len({key.split(".")[1] for key in state
-                                                     if key.startswith("heads.")}))
+                                                     if key.startswith("heads.")}),
+                                         context_levels=levels)
     else:
-        width = state["trunk.inp.weight"].shape[0]
-        depth = len({key.split(".")[2] for key in state if key.startswith("trunk.blocks.")})
         net = crn.PlainCNN(width=width, depth=depth,
-                           groups=state["head.0.weight"].shape[0] // crn.HEAD_WIDTH)
+                           groups=state["head.0.weight"].shape[0] // crn.HEAD_WIDTH,
+                           context_levels=levels)
     net.load_state_dict(state, strict=True)
     return net.eval().requires_grad_(False)
 

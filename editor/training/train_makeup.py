@@ -86,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of real makeup pairs in the batches")
     p.add_argument("--real-weight", type=float, default=0.1,
                    help="loss weight of a real pair relative to a synthetic one")
+    p.add_argument("--identity-weight", type=float, default=0.0,
+                   help="weight of the identity term on whole real pairs "
+                        "(editor.training.makeup_identity; 0: off)")
+    p.add_argument("--identity-pairs", type=int, default=4,
+                   help="real pairs the identity term scores per step")
     p.add_argument("--resume", action="store_true", help="continue from <run-dir>/last.pt")
     p.add_argument("--init", default=None, help="start from shipped weights (.safetensors)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -189,6 +194,23 @@ def train(argv: list[str] | None = None, *, quiet: bool = False,
         torch.set_num_threads(threads_before)
 
 
+def _identity_term(config: dict[str, Any], reals: list[md.RealPair], device, log):
+    """The run's identity term (None when its weight is 0): shipped face-id, the real
+    training pairs' landmarks from the data root's cache."""
+    if config.get("identity_weight", 0.0) <= 0:
+        return None
+    from editor.engine.registry import REGISTRY
+    from editor.engine.weights import load_model
+    from editor.training.makeup_identity import IdentityTerm
+
+    marks = md.real_pair_landmarks(Path(config["data"]))
+    term = IdentityTerm(reals, marks, load_model(REGISTRY.get("face-id"), "cpu"),
+                        config["identity_pairs"], config["seed"], device)
+    log(f"identity term: weight {config['identity_weight']}, {config['identity_pairs']} of "
+        f"{len(term)} real pairs per step, face-id {REGISTRY.get('face-id').sha256[:12]}")
+    return term
+
+
 def _load_data(args, log):
     root = Path(args.data).expanduser() if args.data else md.default_data_root()
     marks = md.load_landmarks(root, Path(args.landmarks) if args.landmarks else None, log)
@@ -209,6 +231,8 @@ def _train(args, argv, run_dir, log, data) -> dict[str, Any]:
               "loss": "pixel MSE" if args.model == "plain" else "balanced component loss"}
     if args.model == "crn":
         config.update(std_floor=args.std_floor, pixel_weight=args.pixel_weight)
+    if args.identity_weight > 0:
+        config.update(identity_weight=args.identity_weight, identity_pairs=args.identity_pairs)
 
     random.seed(args.seed)
     np.random.seed(args.seed)
@@ -261,6 +285,8 @@ def _train(args, argv, run_dir, log, data) -> dict[str, Any]:
     sampler = md.MakeupSampler(faces, reals, config["patch"], config["batch"],
                                config["seed"], config["real_fraction"])
 
+    identity = _identity_term(config, reals, device, log)
+
     stop_requested, restore_signals = catch_stop_signals()
     stop_at = args.iters if args.stop_at is None else min(args.stop_at, args.iters)
     log(f"{args.model} {arch} on {device}, {count_parameters(net)} params, {len(faces)} "
@@ -268,7 +294,7 @@ def _train(args, argv, run_dir, log, data) -> dict[str, Any]:
         f"{len(val.real)} real, batch {args.batch} x {args.patch}px, iterations "
         f"{run.iteration} -> {stop_at} of {args.iters}")
     net.train()
-    window_loss = window_pixel = 0.0
+    window_loss = window_pixel = window_identity = 0.0
     window_start, window_n = time.monotonic(), 0
     first_loss = last_loss = None
     try:
@@ -282,6 +308,10 @@ def _train(args, argv, run_dir, log, data) -> dict[str, Any]:
                 group["lr"] = cosine_lr(iteration, args.iters, args.lr, lr_min)
             loss, pixel = training_loss(net, args.model, x, y, config.get("pixel_weight", 0.0),
                                         weights)
+            if identity is not None:
+                identity_loss = identity.loss(net, iteration)
+                loss = loss + config["identity_weight"] * identity_loss
+                window_identity += float(identity_loss.detach())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if args.clip > 0:
@@ -296,10 +326,11 @@ def _train(args, argv, run_dir, log, data) -> dict[str, Any]:
             window_n += 1
             if iteration % args.log_every == 0 or iteration == stop_at:
                 elapsed = time.monotonic() - window_start
+                extra = f" identity {window_identity / window_n:.4f}" if identity else ""
                 log(f"it {iteration} loss {window_loss / window_n:.5f} pixel-mse "
-                    f"{window_pixel / window_n:.6f} lr {optimizer.param_groups[0]['lr']:.2e} "
-                    f"{elapsed / window_n:.2f} s/it")
-                window_loss = window_pixel = 0.0
+                    f"{window_pixel / window_n:.6f}{extra} lr "
+                    f"{optimizer.param_groups[0]['lr']:.2e} {elapsed / window_n:.2f} s/it")
+                window_loss = window_pixel = window_identity = 0.0
                 window_start, window_n = time.monotonic(), 0
             if iteration % args.val_every == 0 or iteration == stop_at:
                 scores = validate(net, val, device)
