@@ -25,6 +25,13 @@ Losses:
   are the decomposition of ``target - input`` in the network's own basis. Component
   deviations below ``--std-floor`` times the largest are floored (noise components).
   ``--pixel-weight`` adds that much plain pixel MSE (default 0: the paper's loss alone).
+- ``--identity-weight`` (either model) adds :mod:`editor.training.makeup_identity`'s term:
+  ``--identity-pairs`` whole real pairs per step, 1 - centred face-id cosine between the
+  output and the without-makeup photo (default 0: off).
+
+``--arch '{"context_levels": 3}'`` adds the trunk's context pyramid
+(:class:`editor.nets.crn.ContextPyramid`); with ``--init`` from pyramid-less weights the
+network starts as exactly the shipped one.
 
 Both models share the trunk, the data, the batches, the schedule (Adam, cosine from
 ``--lr`` to ``--lr-min``) and the budget, so they differ only in head and loss.
