@@ -210,7 +210,7 @@ def _identity_term(config: dict[str, Any], reals: list[md.RealPair], device, log
     from editor.engine.weights import load_model
     from editor.training.makeup_identity import IdentityTerm
 
-    marks = md.real_pair_landmarks(Path(config["data"]))
+    marks = md.real_pair_landmarks(Path(config.get("data") or md.default_data_root()))
     term = IdentityTerm(reals, marks, load_model(REGISTRY.get("face-id"), "cpu"),
                         config["identity_pairs"], config["seed"], device)
     log(f"identity term: weight {config['identity_weight']}, {config['identity_pairs']} of "
@@ -333,7 +333,8 @@ def _train(args, argv, run_dir, log, data) -> dict[str, Any]:
             window_n += 1
             if iteration % args.log_every == 0 or iteration == stop_at:
                 elapsed = time.monotonic() - window_start
-                extra = f" identity {window_identity / window_n:.4f}" if identity else ""
+                extra = (f" identity {window_identity / window_n:.4f}" if identity is not None
+                         else "")
                 log(f"it {iteration} loss {window_loss / window_n:.5f} pixel-mse "
                     f"{window_pixel / window_n:.6f}{extra} lr "
                     f"{optimizer.param_groups[0]['lr']:.2e} {elapsed / window_n:.2f} s/it")
