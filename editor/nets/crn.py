@@ -132,15 +132,14 @@ class Trunk(nn.Module):
         self.factor = factor
         self.inp = nn.Conv2d(3 * factor * factor, width, 3, padding=1)
         self.blocks = nn.Sequential(*[ResBlock(width) for _ in range(depth)])
-        if context_levels:
-            self.pyramid = ContextPyramid(width, context_levels)
+        self.pyramid = ContextPyramid(width, context_levels) if context_levels else None
         self.context = nn.Conv2d(width, width, 1)
         self.out = nn.Conv2d(width, width, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = F.relu(self.inp(F.pixel_unshuffle(x, self.factor)))
         f = self.blocks(f)
-        if hasattr(self, "pyramid"):
+        if self.pyramid is not None:
             f = self.pyramid(f)
         f = f + F.relu(self.context(f.mean((2, 3), keepdim=True)))
         return F.relu(self.out(f))

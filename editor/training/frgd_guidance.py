@@ -108,7 +108,6 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     from editor.training import bench_face_enhance as bench
-
     from editor.training.export_face_enhance import load_run
 
     models = bench.load_models()

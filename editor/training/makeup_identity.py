@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from editor.nets.face_id import centred_cosine
 from editor.training import makeup_data as md
 
 #: Seed stream of the pairs the identity term draws (apart from the batches' stream).
@@ -53,11 +54,9 @@ class IdentityTerm:
     def __init__(self, reals: list[md.RealPair], landmarks: dict[str, np.ndarray],
                  face_id: torch.nn.Module, pairs: int, seed: int,
                  device: torch.device | str = "cpu") -> None:
-        from editor.nets.face_id import centred_cosine  # noqa: F401  (fail early if absent)
-
         self.face_id = face_id.to(device).eval().requires_grad_(False)
         self.out = int(getattr(face_id, "input_size", 64))
-        self.pairs, self.seed, self.device = pairs, seed, device
+        self.pairs, self.seed = pairs, seed
         scale = md.SIZE / 96.0  # the pairs' landmarks are in the 96 px originals
         made_up, thetas, targets = [], [], []
         for pair in reals:
@@ -94,8 +93,6 @@ class IdentityTerm:
     def loss(self, net: torch.nn.Module, iteration: int) -> torch.Tensor:
         """Mean ``1 - centred cosine`` between the network's outputs and the
         without-makeup photos of this step's pairs."""
-        from editor.nets.face_id import centred_cosine
-
         index = torch.from_numpy(self.pick(iteration)).to(self.inputs.device)
         output = net(self.inputs[index])["output"]
         vectors = self.embed(output, self.thetas[index])

@@ -210,11 +210,12 @@ def _identity_term(config: dict[str, Any], reals: list[md.RealPair], device, log
     from editor.engine.weights import load_model
     from editor.training.makeup_identity import IdentityTerm
 
+    spec = REGISTRY.get("face-id")
     marks = md.real_pair_landmarks(Path(config.get("data") or md.default_data_root()))
-    term = IdentityTerm(reals, marks, load_model(REGISTRY.get("face-id"), "cpu"),
-                        config["identity_pairs"], config["seed"], device)
+    term = IdentityTerm(reals, marks, load_model(spec, "cpu"), config["identity_pairs"],
+                        config["seed"], device)
     log(f"identity term: weight {config['identity_weight']}, {config['identity_pairs']} of "
-        f"{len(term)} real pairs per step, face-id {REGISTRY.get('face-id').sha256[:12]}")
+        f"{len(term)} real pairs per step, face-id {spec.sha256[:12]}")
     return term
 
 
