@@ -7,6 +7,14 @@ network's result. Because the network itself predicts a correction over its inpu
 net's docstring), this is the same as scaling what it adds; a sharp photo gets almost no
 correction at any strength.
 
+Lens blur. With ``lens_blur`` on (the default), the photo's spectrum is checked for the
+zero rings of an out-of-focus disc (:mod:`editor.core.lens_blur`). Where the whole photo
+shows one disc radius with confidence, the result is refined by deconvolving the photo with
+that disc, the network's result serving as the prior (a network this small, sized for a
+CPU, recovers far less of a lens blur than the known disc does). Photos without such rings
+(camera shake, motion, sharp photos, partly focused scenes) get the network's result alone.
+The strength slider blends the refined result the same way.
+
 Pixels. The work is in float32, so a 16-bit image keeps its precision (the file writer
 quantises once, to the file's own depth). The network sees RGB only; grey images are
 repeated to RGB and averaged back, alpha is passed through untouched, and colour under
@@ -237,10 +245,26 @@ def _restore(rgb: np.ndarray, source: DeblurModels, progress: Progress, tile: in
     return np.clip(restored, 0.0, 1.0, out=restored)
 
 
-def deblur_image(image: np.ndarray, *, strength: float = 1.0, progress: Progress | None = None,
-                 source: DeblurModels | None = None, tile: int | None = None) -> np.ndarray:
+def _refine_lens_blur(blurry: np.ndarray, restored: np.ndarray, progress: Progress
+                      ) -> np.ndarray:
+    """``restored`` refined by deconvolving ``blurry`` with the lens-blur disc the photo
+    shows, or ``restored`` itself when it shows none."""
+    from editor.core.lens_blur import deconvolve, disc_kernel, estimate_defocus
+
+    estimate = estimate_defocus(blurry)
+    if not estimate.found:
+        return restored
+    progress.set_progress(0.95, f"Lens blur, radius {estimate.radius:.2f} px: deconvolving")
+    refined = deconvolve(blurry, restored, disc_kernel(estimate.radius))
+    return np.clip(refined, 0.0, 1.0, out=refined)
+
+
+def deblur_image(image: np.ndarray, *, strength: float = 1.0, lens_blur: bool = True,
+                 progress: Progress | None = None, source: DeblurModels | None = None,
+                 tile: int | None = None) -> np.ndarray:
     """Deblur float32 RGB(A), grey HxW / HxWx1 or grey+alpha pixels in [0, 1]; returns
-    float32 of the same shape in [0, 1]. Raises ValueError for bad input, WeightsError when
+    float32 of the same shape in [0, 1]. ``lens_blur``: refine with the disc a lens blur
+    shows (see the module docstring). Raises ValueError for bad input, WeightsError when
     the model is missing (only when ``strength`` > 0), Cancelled via ``progress``."""
     strength = float(strength)
     if not 0.0 <= strength <= 1.0:
@@ -264,6 +288,8 @@ def deblur_image(image: np.ndarray, *, strength: float = 1.0, progress: Progress
         restored = _restore(network_input, source, progress.sub_progress(0.0, 0.95), tile)
         if key is not None:
             _last_result.put(key, restored)
+    if lens_blur:
+        restored = _refine_lens_blur(network_input, restored, progress)
     progress.set_progress(0.95, "Blending")
 
     if strength < 1.0:
@@ -289,7 +315,8 @@ def deblur_image(image: np.ndarray, *, strength: float = 1.0, progress: Progress
 
 def deblur(image: np.ndarray, params: dict, progress: Progress) -> np.ndarray:
     """Tool entry point: :func:`deblur_image` with the panel's/CLI's parameters."""
-    return deblur_image(image, strength=params["strength"], progress=progress)
+    return deblur_image(image, strength=params["strength"], lens_blur=params["lens_blur"],
+                        progress=progress)
 
 
 TOOL = Tool(
@@ -302,6 +329,10 @@ TOOL = Tool(
         Param("strength", float, 1.0, range=(0.0, 1.0), step=0.05, label="Strength",
               help="How much of the network's correction is applied "
                    "(0 = unchanged, 1 = fully deblurred)"),
+        Param("lens_blur", bool, True, label="Refine lens blur",
+              help="When the whole photo is out of focus by one amount, detect the lens "
+                   "blur's radius from the photo and deconvolve with it (the network's "
+                   "result as the guide); other blurs get the network alone"),
     ),
     run=deblur,
     preview="reduced",

@@ -207,8 +207,10 @@ def unsharp_mask(blurry: np.ndarray, _kernel=None) -> np.ndarray:
     return get_tool("sharpen").apply(blurry, {})
 
 
-def _ours(source: DeblurModels) -> tuple[Runner | None, str, int | None, int | None]:
-    """(runner, note, weights bytes, params) for the model of ``source`` on the CPU."""
+def _ours(source: DeblurModels, lens_blur: bool = True
+          ) -> tuple[Runner | None, str, int | None, int | None]:
+    """(runner, note, weights bytes, params) for the model of ``source`` on the CPU, with
+    the tool's lens-blur refinement on (its default) or off."""
     spec = source.spec
     if spec is None:
         return None, "not in the model catalog", None, None
@@ -224,13 +226,14 @@ def _ours(source: DeblurModels) -> tuple[Runner | None, str, int | None, int | N
 
     def run(blurry: np.ndarray, _kernel=None) -> np.ndarray:
         clear_cache()  # the tool keeps its last small result; every call must compute
-        return deblur_image(blurry, source=cpu)
+        return deblur_image(blurry, source=cpu, lens_blur=lens_blur)
 
     return run, "", path.stat().st_size, sum(p.numel() for p in net.parameters())
 
 
 def methods(source: DeblurModels) -> tuple[list[Method], dict[str, Any]]:
     ours, note, size, params = _ours(source)
+    network_only = _ours(source, lens_blur=False)[0]
     model_id = source.spec.id if source.spec is not None else "deblur-srn"
     rows = [Method("input", "Blurry input", lambda b, _k=None: b),
             Method("unsharp", "Unsharp mask (Sharpen tool defaults: amount 1, radius 2 px)",
@@ -239,7 +242,10 @@ def methods(source: DeblurModels) -> tuple[list[Method], dict[str, Any]]:
                    "kernel (scikit-image)", richardson_lucy, needs_kernel=True),
             Method("wiener", f"Wiener, balance {WIENER_BALANCE:g}, TRUE kernel "
                    "(scikit-image)", wiener, needs_kernel=True),
-            Method("ours", f"Restora Deblur ({model_id}, blind)", ours, note=note)]
+            Method("network", f"Restora Deblur, network alone ({model_id}, lens-blur "
+                   "refinement off)", network_only, note=note),
+            Method("ours", f"Restora Deblur ({model_id} + lens-blur refinement, blind)", ours,
+                   note=note)]
     return rows, {"model": model_id, "weights_bytes": size, "params": params,
                   "available": ours is not None, "note": note}
 
@@ -531,7 +537,8 @@ def _run(plan: Plan, root: Path, out: Path | None, source: DeblurModels,
                          f"{WIENER_BALANCE:g} (scikit-image) with the true kernel, per channel, "
                          "on a kernel-wide reflected margin; unsharp mask = Sharpen tool "
                          "defaults",
-            "ours": "editor.tools.deblur.deblur_image, strength 1, CPU",
+            "ours": "editor.tools.deblur.deblur_image, strength 1, CPU (network: the same "
+                    "with lens_blur=False)",
             "speed": f"torch on {THREADS} threads, wall-clock medians",
             "memory": PEAK_RSS_METHOD},
         "model": model,

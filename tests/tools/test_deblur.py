@@ -59,7 +59,7 @@ def test_tool_is_registered_as_a_reduced_preview_model_tool():
     assert TOOLS["deblur"] is TOOL
     assert TOOL.preview == "reduced" and not TOOL.changes_size
     assert TOOL.model_ids == ("deblur-srn",) and "deblur-srn" in REGISTRY
-    assert TOOL.defaults() == {"strength": 1.0}
+    assert TOOL.defaults() == {"strength": 1.0, "lens_blur": True}
     spec = REGISTRY.get("deblur-srn")
     assert spec.task == "deblur" and spec.architecture == "srn_deblur" and spec.tiling
 
@@ -95,6 +95,47 @@ def test_moving_only_the_strength_reuses_the_network_result():
     image[0, 0] = 0.0                                     # new pixels: a new run
     deblur_image(image, strength=0.5, progress=record)
     assert "Deblurring" in stages
+
+
+# -- lens blur -------------------------------------------------------------------------------------
+
+def _astronaut_blurred(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from skimage import data
+
+    sharp = data.astronaut()[:384, :384].astype(np.float32) / 255.0
+    rng = np.random.default_rng(20261207)   # test-only seed
+    blurry = bk.convolve(sharp, kernel) + rng.normal(0, 0.01, sharp.shape).astype(np.float32)
+    return sharp, (np.round(np.clip(blurry, 0, 1) * 255) / 255).astype(np.float32)
+
+
+def test_a_lens_blur_is_refined_with_its_disc():
+    sharp, blurry = _astronaut_blurred(bk.defocus_disc(15, 6.0).kernel)
+    alone = deblur_image(blurry, lens_blur=False)
+    refined = deblur_image(blurry)
+    inner = np.s_[20:-20, 20:-20]
+    gain = psnr(refined[inner], sharp[inner]) - psnr(alone[inner], sharp[inner])
+    assert gain >= 1.5, f"the lens-blur refinement gains only {gain:.2f} dB"
+    # The strength slider still blends from the untouched photo.
+    half = deblur_image(blurry, strength=0.5)
+    np.testing.assert_allclose(half, np.clip(blurry + 0.5 * (refined - blurry), 0, 1), atol=1e-5)
+
+
+def test_shake_gets_the_network_alone():
+    rng = np.random.default_rng(3)
+    _, blurry = _astronaut_blurred(bk.camera_shake(21, rng).kernel)
+    np.testing.assert_array_equal(deblur_image(blurry), deblur_image(blurry, lens_blur=False))
+
+
+def test_cli_lens_blur_can_be_switched_off(tmp_path, capsys):
+    _, blurry = _astronaut_blurred(bk.defocus_disc(15, 6.0).kernel)
+    src = _write_png(tmp_path / "in" / "soft.png", blurry)
+    outs = {}
+    for flag in ("--lens-blur", "--no-lens-blur"):
+        out_dir = tmp_path / flag
+        assert cli.main(["deblur", str(src), "-o", str(out_dir), flag]) == 0, \
+            capsys.readouterr().err
+        outs[flag] = load_image(out_dir / "soft_deblurred.png")[0]
+    assert not np.array_equal(outs["--lens-blur"], outs["--no-lens-blur"])
 
 
 # -- sizes, channels -------------------------------------------------------------------------------
