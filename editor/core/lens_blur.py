@@ -50,8 +50,11 @@ DETREND = 9
 #: Candidate radii (px).
 RADII = np.arange(1.0, 16.01, 0.25)
 #: Smallest correlation that counts as a lens blur, for the whole image and for each half.
-#: On the 30 validation pairs: defocus scored 0.59–0.94 (radius within 0.25 px when above
-#: 0.7), camera shake at most 0.62, the sharp originals at most 0.69.
+#: On 30 validation pairs: defocus scored 0.59–0.94 (radius within 0.25 px when above 0.7),
+#: camera shake at most 0.62. On 80 training photos, each sharp, as JPEG 60, and shaken /
+#: moved / Gaussian-blurred: at most 0.85 (a straight motion), and no image passed this
+#: together with the halves' agreement; 61 of 80 disc blurs did (radius error <= 0.39 px;
+#: the misses mostly radii under 3.2 px, whose first zero ring sits in the noise).
 MIN_CONFIDENCE = 0.72
 MIN_HALF_CONFIDENCE = 0.6
 #: The halves' radii must agree within this fraction (or half a pixel).
@@ -59,7 +62,8 @@ AGREEMENT = 0.15
 #: Estimation looks at the central crop of at most this many px a side (speed; a lens blur
 #: is the same everywhere).
 MAX_SIDE = 768
-#: Weight of the network prior (λ) and of the gradient smoothness (μ) in :func:`deconvolve`.
+#: Weight of the network prior (λ) and of the gradient smoothness (μ) in :func:`deconvolve`
+#: (validation gain flat for λ 0.005–0.01, lower at 0.02–0.03; μ 0.002–0.01 alike).
 PRIOR_WEIGHT = 0.01
 SMOOTHNESS = 0.005
 
