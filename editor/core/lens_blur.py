@@ -24,7 +24,8 @@ in the Fourier domain: ``b`` the blurry photo, ``k`` the disc, ``p`` the network
 result (what the photo should look like where the disc's zeros hide it) — a Wiener filter
 whose prior mean is the network output instead of grey. The thresholds and weights were
 chosen on held-out training images (``train/natural``'s validation split, seeded blurs),
-never on the benchmark; the numbers are in the deblur model card and ``models/RESULTS.md``.
+never on the benchmark (see the constants' comments); the benchmark's numbers are in
+``models/RESULTS.md``.
 
 numpy/scipy only, Qt- and torch-free.
 """
@@ -137,17 +138,17 @@ def match_disc(centres: np.ndarray, log_power: np.ndarray, radii: np.ndarray = R
     return best[1], best[0]
 
 
-def _central(grey: np.ndarray, side: int) -> np.ndarray:
-    h, w = grey.shape
+def _central(image: np.ndarray, side: int) -> np.ndarray:
+    h, w = image.shape[:2]
     ch, cw = min(h, side), min(w, side)
     y, x = (h - ch) // 2, (w - cw) // 2
-    return grey[y:y + ch, x:x + cw]
+    return image[y:y + ch, x:x + cw]
 
 
 def estimate_defocus(image: np.ndarray) -> DefocusEstimate:
     """Is ``image`` (HxW or HxWxC float in [0, 1]) blurred by a lens, and by what radius?
     Images smaller than one tile, or whose halves are, are never called lens-blurred."""
-    grey = _central(_grey(image), MAX_SIDE)
+    grey = _grey(_central(np.asarray(image), MAX_SIDE))   # crop first: photos can be huge
     h, w = grey.shape
     if min(h, w) < TILE:
         return DefocusEstimate(0.0, 0.0, None, None, False)
@@ -168,17 +169,25 @@ def estimate_defocus(image: np.ndarray) -> DefocusEstimate:
     return DefocusEstimate(radius, confidence, halves, half_conf, bool(found))
 
 
+def disc_coverage(size: int, radius: float, supersample: int = 8) -> np.ndarray:
+    """(size, size) float64: the share of each pixel inside a disc of ``radius`` px centred
+    on the middle pixel (``supersample``² samples per pixel). The one disc of the project:
+    the training and benchmark blurs (``blur_kernels.defocus_disc``) are built from it too,
+    so the tool deconvolves with exactly the disc it was checked against."""
+    n = supersample
+    offsets = (np.arange(n) + 0.5) / n - 0.5
+    grid = np.arange(size) - (size - 1) / 2
+    ys = (grid[:, None] + offsets[None, :]).reshape(-1)
+    inside = (ys[:, None] ** 2 + ys[None, :] ** 2) <= radius ** 2
+    return inside.reshape(size, n, size, n).mean(axis=(1, 3))
+
+
 def disc_kernel(radius: float, supersample: int = 8) -> np.ndarray:
-    """A normalised, anti-aliased disc of ``radius`` px (odd size 2·ceil(r) + 3): each
-    pixel's weight is the fraction of its area inside the circle (supersampled)."""
+    """A normalised, anti-aliased disc of ``radius`` px, of odd size 2·ceil(r) + 3 (an
+    empty pixel ring around it)."""
     if radius <= 0:
         raise ValueError(f"radius must be positive, got {radius}")
-    size = 2 * math.ceil(radius) + 3
-    s = supersample
-    offsets = (np.arange(size * s) + 0.5) / s - size / 2
-    yy, xx = np.meshgrid(offsets, offsets, indexing="ij")
-    inside = (xx ** 2 + yy ** 2 <= radius ** 2).astype(np.float64)
-    kernel = inside.reshape(size, s, size, s).mean(axis=(1, 3))
+    kernel = disc_coverage(2 * math.ceil(radius) + 3, radius, supersample)
     return kernel / kernel.sum()
 
 

@@ -283,13 +283,15 @@ def deblur_image(image: np.ndarray, *, strength: float = 1.0, lens_blur: bool = 
     hidden = alpha <= _ALPHA_EPS if alpha is not None else None
     network_input = _fill_hidden_colour(rgb, hidden) if hidden is not None else rgb
     key = _cache_key(network_input, source, tile)
+    if key is not None:
+        key += (lens_blur,)
     restored = _last_result.get(key) if key is not None else None
     if restored is None:
         restored = _restore(network_input, source, progress.sub_progress(0.0, 0.95), tile)
-        if key is not None:
+        if lens_blur:
+            restored = _refine_lens_blur(network_input, restored, progress)
+        if key is not None:   # the refined result: a strength drag re-blends only
             _last_result.put(key, restored)
-    if lens_blur:
-        restored = _refine_lens_blur(network_input, restored, progress)
     progress.set_progress(0.95, "Blending")
 
     if strength < 1.0:

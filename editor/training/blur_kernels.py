@@ -26,6 +26,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from editor.core.lens_blur import disc_coverage
 from editor.training.degrade import gaussian_kernel
 
 #: The issue's kernel sizes (odd, inclusive).
@@ -189,14 +190,7 @@ def defocus_disc(size: int, radius: float, supersample: int = 8) -> BlurKernel:
     weighted by the share of them inside the disc (``supersample``² samples each)."""
     size = _check_size(size)
     radius = float(min(max(radius, 0.5), (size - 1) / 2))
-    n = supersample
-    offsets = (np.arange(n) + 0.5) / n - 0.5
-    centre = (size - 1) / 2
-    grid = np.arange(size) - centre
-    ys = (grid[:, None] + offsets[None, :]).reshape(-1)
-    xs = ys.copy()
-    inside = (ys[:, None] ** 2 + xs[None, :] ** 2) <= radius ** 2
-    coverage = inside.reshape(size, n, size, n).mean(axis=(1, 3))
+    coverage = disc_coverage(size, radius, supersample)
     return BlurKernel("defocus", normalise(coverage), {"size": size, "radius": radius})
 
 
