@@ -216,7 +216,10 @@ def deconvolve(blurry: np.ndarray, prior: np.ndarray, kernel: np.ndarray,
     pad = kernel.shape[0]
     h, w = blurry.shape[:2]
     mode = "reflect" if min(h, w) > pad else "symmetric"
-    shape = (h + 2 * pad, w + 2 * pad)
+    # Padded on to sizes the FFT is fast at (1024 + 2·41 = 1106 = 2·7·79 is not).
+    shape = (sfft.next_fast_len(h + 2 * pad, real=True),
+             sfft.next_fast_len(w + 2 * pad, real=True))
+    widths = ((pad, shape[0] - h - pad), (pad, shape[1] - w - pad))
     k = _otf(kernel, shape)
     dx = np.zeros(shape, np.float32)
     dx[0, 0], dx[0, -1] = -1.0, 1.0
@@ -226,8 +229,8 @@ def deconvolve(blurry: np.ndarray, prior: np.ndarray, kernel: np.ndarray,
     denominator = np.abs(k) ** 2 + prior_weight + smoothness * grad
     out = np.empty_like(blurry)
     for c in range(blurry.shape[2]):
-        b = np.pad(blurry[..., c], pad, mode=mode)
-        p = np.pad(prior[..., c], pad, mode=mode)
+        b = np.pad(blurry[..., c], widths, mode=mode)
+        p = np.pad(prior[..., c], widths, mode=mode)
         numerator = np.conj(k) * sfft.rfft2(b, workers=-1) + prior_weight * sfft.rfft2(
             p, workers=-1)
         x = sfft.irfft2(numerator / denominator, s=shape, workers=-1)

@@ -11,9 +11,16 @@ Lens blur. With ``lens_blur`` on (the default), the photo's spectrum is checked 
 zero rings of an out-of-focus disc (:mod:`editor.core.lens_blur`). Where the whole photo
 shows one disc radius with confidence, the result is refined by deconvolving the photo with
 that disc, the network's result serving as the prior (a network this small, sized for a
-CPU, recovers far less of a lens blur than the known disc does). Photos without such rings
-(camera shake, motion, sharp photos, partly focused scenes) get the network's result alone.
-The strength slider blends the refined result the same way.
+CPU, recovers far less of a lens blur than the known disc does).
+
+Camera shake. With ``shake_blur`` on (the default) and no lens blur found, a shake kernel is
+estimated from the photo (:mod:`editor.core.shake_blur`: the L0-gradient blind method, on
+the central crop and on each of its halves). Only a kernel the halves agree on, and larger
+than the small blob the method invents on sharp photos, is used: the photo is then
+deconvolved with it the same way, the network's result as the prior. Otherwise (sharp
+photos, partly focused scenes, blur that varies across the photo, estimates that
+disagree) the network's result stands alone. The strength slider blends the refined
+result the same way.
 
 Pixels. The work is in float32, so a 16-bit image keeps its precision (the file writer
 quantises once, to the file's own depth). The network sees RGB only; grey images are
@@ -245,27 +252,43 @@ def _restore(rgb: np.ndarray, source: DeblurModels, progress: Progress, tile: in
     return np.clip(restored, 0.0, 1.0, out=restored)
 
 
-def _refine_lens_blur(blurry: np.ndarray, restored: np.ndarray, progress: Progress
-                      ) -> np.ndarray:
-    """``restored`` refined by deconvolving ``blurry`` with the lens-blur disc the photo
-    shows, or ``restored`` itself when it shows none."""
+def _refine(blurry: np.ndarray, restored: np.ndarray, lens_blur: bool, shake_blur: bool,
+            progress: Progress) -> np.ndarray:
+    """``restored`` refined by deconvolving ``blurry`` with the lens-blur disc or the
+    camera-shake kernel the photo shows (in that order), or ``restored`` itself when it
+    shows neither."""
     from editor.core.lens_blur import deconvolve, disc_kernel, estimate_defocus
 
-    estimate = estimate_defocus(blurry)
-    if not estimate.found:
+    kernel = None
+    if lens_blur:
+        estimate = estimate_defocus(blurry)
+        if estimate.found:
+            kernel = disc_kernel(estimate.radius)
+            progress.set_progress(0.9, f"Lens blur, radius {estimate.radius:.2f} px: "
+                                  "deconvolving")
+    if kernel is None and shake_blur:
+        from editor.core.shake_blur import estimate_shake
+
+        progress.set_progress(0.85, "Camera shake: estimating the blur kernel")
+        shake = estimate_shake(blurry, check=progress.check_cancelled)
+        if shake.found:
+            kernel = shake.kernel
+            progress.set_progress(0.9, f"Camera shake, {kernel.shape[0]} px kernel: "
+                                  "deconvolving")
+    if kernel is None:
         return restored
-    progress.set_progress(0.95, f"Lens blur, radius {estimate.radius:.2f} px: deconvolving")
-    refined = deconvolve(blurry, restored, disc_kernel(estimate.radius))
+    refined = deconvolve(blurry, restored, kernel)
     return np.clip(refined, 0.0, 1.0, out=refined)
 
 
 def deblur_image(image: np.ndarray, *, strength: float = 1.0, lens_blur: bool = True,
-                 progress: Progress | None = None, source: DeblurModels | None = None,
-                 tile: int | None = None) -> np.ndarray:
+                 shake_blur: bool = True, progress: Progress | None = None,
+                 source: DeblurModels | None = None, tile: int | None = None) -> np.ndarray:
     """Deblur float32 RGB(A), grey HxW / HxWx1 or grey+alpha pixels in [0, 1]; returns
-    float32 of the same shape in [0, 1]. ``lens_blur``: refine with the disc a lens blur
-    shows (see the module docstring). Raises ValueError for bad input, WeightsError when
-    the model is missing (only when ``strength`` > 0), Cancelled via ``progress``."""
+    float32 of the same shape in [0, 1]. ``lens_blur`` / ``shake_blur``: refine with the
+    disc a lens blur shows / the kernel a camera shake shows (see the module docstring).
+    Raises ValueError for bad input, WeightsError when the model is missing (only when
+    ``strength`` > 0), Cancelled via ``progress``."""
     strength = float(strength)
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength: {strength!r} is outside 0–1")
@@ -284,12 +307,14 @@ def deblur_image(image: np.ndarray, *, strength: float = 1.0, lens_blur: bool = 
     network_input = _fill_hidden_colour(rgb, hidden) if hidden is not None else rgb
     key = _cache_key(network_input, source, tile)
     if key is not None:
-        key += (lens_blur,)
+        key += (lens_blur, shake_blur)
     restored = _last_result.get(key) if key is not None else None
     if restored is None:
-        restored = _restore(network_input, source, progress.sub_progress(0.0, 0.95), tile)
-        if lens_blur:
-            restored = _refine_lens_blur(network_input, restored, progress)
+        refine = lens_blur or shake_blur
+        restored = _restore(network_input, source,
+                            progress.sub_progress(0.0, 0.85 if refine else 0.95), tile)
+        if refine:
+            restored = _refine(network_input, restored, lens_blur, shake_blur, progress)
         if key is not None:   # the refined result: a strength drag re-blends only
             _last_result.put(key, restored)
     progress.set_progress(0.95, "Blending")
@@ -318,7 +343,7 @@ def deblur_image(image: np.ndarray, *, strength: float = 1.0, lens_blur: bool = 
 def deblur(image: np.ndarray, params: dict, progress: Progress) -> np.ndarray:
     """Tool entry point: :func:`deblur_image` with the panel's/CLI's parameters."""
     return deblur_image(image, strength=params["strength"], lens_blur=params["lens_blur"],
-                        progress=progress)
+                        shake_blur=params["shake_blur"], progress=progress)
 
 
 TOOL = Tool(
@@ -334,7 +359,11 @@ TOOL = Tool(
         Param("lens_blur", bool, True, label="Refine lens blur",
               help="When the whole photo is out of focus by one amount, detect the lens "
                    "blur's radius from the photo and deconvolve with it (the network's "
-                   "result as the guide); other blurs get the network alone"),
+                   "result as the guide)"),
+        Param("shake_blur", bool, True, label="Refine camera shake",
+              help="When the whole photo is shaken the same way, estimate the shake's "
+                   "blur path from the photo and deconvolve with it (the network's result "
+                   "as the guide); used only when the photo's halves agree on it"),
     ),
     run=deblur,
     preview="reduced",

@@ -207,10 +207,10 @@ def unsharp_mask(blurry: np.ndarray, _kernel=None) -> np.ndarray:
     return get_tool("sharpen").apply(blurry, {})
 
 
-def _ours(source: DeblurModels, lens_blur: bool = True
+def _ours(source: DeblurModels, lens_blur: bool = True, shake_blur: bool = True
           ) -> tuple[Runner | None, str, int | None, int | None]:
     """(runner, note, weights bytes, params) for the model of ``source`` on the CPU, with
-    the tool's lens-blur refinement on (its default) or off."""
+    the tool's lens-blur and camera-shake refinements on (its defaults) or off."""
     spec = source.spec
     if spec is None:
         return None, "not in the model catalog", None, None
@@ -226,14 +226,15 @@ def _ours(source: DeblurModels, lens_blur: bool = True
 
     def run(blurry: np.ndarray, _kernel=None) -> np.ndarray:
         clear_cache()  # the tool keeps its last small result; every call must compute
-        return deblur_image(blurry, source=cpu, lens_blur=lens_blur)
+        return deblur_image(blurry, source=cpu, lens_blur=lens_blur, shake_blur=shake_blur)
 
     return run, "", path.stat().st_size, sum(p.numel() for p in net.parameters())
 
 
 def methods(source: DeblurModels) -> tuple[list[Method], dict[str, Any]]:
     ours, note, size, params = _ours(source)
-    network_only = _ours(source, lens_blur=False)[0]
+    network_only = _ours(source, lens_blur=False, shake_blur=False)[0]
+    lens_only = _ours(source, shake_blur=False)[0]
     model_id = source.spec.id if source.spec is not None else "deblur-srn"
     rows = [Method("input", "Blurry input", lambda b, _k=None: b),
             Method("unsharp", "Unsharp mask (Sharpen tool defaults: amount 1, radius 2 px)",
@@ -242,10 +243,12 @@ def methods(source: DeblurModels) -> tuple[list[Method], dict[str, Any]]:
                    "kernel (scikit-image)", richardson_lucy, needs_kernel=True),
             Method("wiener", f"Wiener, balance {WIENER_BALANCE:g}, TRUE kernel "
                    "(scikit-image)", wiener, needs_kernel=True),
-            Method("network", f"Restora Deblur, network alone ({model_id}, lens-blur "
-                   "refinement off)", network_only, note=note),
-            Method("ours", f"Restora Deblur ({model_id} + lens-blur refinement, blind)", ours,
-                   note=note)]
+            Method("network", f"Restora Deblur, network alone ({model_id}, refinements "
+                   "off)", network_only, note=note),
+            Method("lens", f"Restora Deblur, {model_id} + lens-blur refinement only "
+                   "(camera-shake refinement off)", lens_only, note=note),
+            Method("ours", f"Restora Deblur ({model_id} + lens-blur and camera-shake "
+                   "refinements, blind)", ours, note=note)]
     return rows, {"model": model_id, "weights_bytes": size, "params": params,
                   "available": ours is not None, "note": note}
 
@@ -517,7 +520,7 @@ def _run(plan: Plan, root: Path, out: Path | None, source: DeblurModels,
             folder = Path(out) if out is not None else engine_models_dir()
             sheet_path = contact_sheet(sheet_rows, folder / CONTACT_SHEET)
 
-    speed = _speed(plan, ours, source, errors)
+    speed = _speed(plan, ours, next(m for m in rows if m.key == "lens"), source, errors)
     targets = check_targets(parts, speed, model, plan)
     data: dict[str, Any] = {
         "plan": plan.__dict__.copy(),
@@ -538,7 +541,7 @@ def _run(plan: Plan, root: Path, out: Path | None, source: DeblurModels,
                          "on a kernel-wide reflected margin; unsharp mask = Sharpen tool "
                          "defaults",
             "ours": "editor.tools.deblur.deblur_image, strength 1, CPU (network: the same "
-                    "with lens_blur=False)",
+                    "with lens_blur=False, shake_blur=False; lens: shake_blur=False)",
             "speed": f"torch on {THREADS} threads, wall-clock medians",
             "memory": PEAK_RSS_METHOD},
         "model": model,
@@ -563,7 +566,8 @@ def _run(plan: Plan, root: Path, out: Path | None, source: DeblurModels,
     return Outcome(markdown, data, errors)
 
 
-def _speed(plan: Plan, ours: Method, source: DeblurModels, errors: list[str]) -> dict:
+def _speed(plan: Plan, ours: Method, lens: Method, source: DeblurModels, errors: list[str]
+           ) -> dict:
     speed: dict[str, dict] = {}
     if ours.run is None:
         return speed
@@ -578,6 +582,10 @@ def _speed(plan: Plan, ours: Method, source: DeblurModels, errors: list[str]) ->
 
         speed["network"] = measure_speed("SRN network alone, whole image", network, image, 1,
                                           plan.timing_repeats)
+        if lens.run is not None:
+            speed["tool_no_shake"] = measure_speed(
+                "Deblur tool, camera-shake refinement off", lens.run, image, 1,
+                plan.timing_repeats)
         speed["tool"] = measure_speed("Deblur tool (padding, aligned tiles, blend)", ours.run,
                                       image, 1, plan.timing_repeats)
     except Exception as error:

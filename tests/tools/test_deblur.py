@@ -59,7 +59,7 @@ def test_tool_is_registered_as_a_reduced_preview_model_tool():
     assert TOOLS["deblur"] is TOOL
     assert TOOL.preview == "reduced" and not TOOL.changes_size
     assert TOOL.model_ids == ("deblur-srn",) and "deblur-srn" in REGISTRY
-    assert TOOL.defaults() == {"strength": 1.0, "lens_blur": True}
+    assert TOOL.defaults() == {"strength": 1.0, "lens_blur": True, "shake_blur": True}
     spec = REGISTRY.get("deblur-srn")
     assert spec.task == "deblur" and spec.architecture == "srn_deblur" and spec.tiling
 
@@ -110,7 +110,7 @@ def _astronaut_blurred(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def test_a_lens_blur_is_refined_with_its_disc():
     sharp, blurry = _astronaut_blurred(bk.defocus_disc(15, 6.0).kernel)
-    alone = deblur_image(blurry, lens_blur=False)
+    alone = deblur_image(blurry, lens_blur=False, shake_blur=False)
     refined = deblur_image(blurry)
     inner = np.s_[20:-20, 20:-20]
     gain = psnr(refined[inner], sharp[inner]) - psnr(alone[inner], sharp[inner])
@@ -120,10 +120,41 @@ def test_a_lens_blur_is_refined_with_its_disc():
     np.testing.assert_allclose(half, np.clip(blurry + 0.5 * (refined - blurry), 0, 1), atol=1e-5)
 
 
-def test_shake_gets_the_network_alone():
+def test_shake_is_not_taken_for_a_lens_blur():
     rng = np.random.default_rng(3)
     _, blurry = _astronaut_blurred(bk.camera_shake(21, rng).kernel)
-    np.testing.assert_array_equal(deblur_image(blurry), deblur_image(blurry, lens_blur=False))
+    np.testing.assert_array_equal(deblur_image(blurry, shake_blur=False),
+                                  deblur_image(blurry, lens_blur=False, shake_blur=False))
+
+
+def test_a_camera_shake_is_refined_with_its_estimated_kernel():
+    sharp, blurry = _astronaut_blurred(bk.camera_shake(21, np.random.default_rng(2)).kernel)
+    alone = deblur_image(blurry, shake_blur=False)
+    refined = deblur_image(blurry)
+    inner = np.s_[20:-20, 20:-20]
+    gain = psnr(refined[inner], sharp[inner]) - psnr(alone[inner], sharp[inner])
+    assert gain >= 1.5, f"the camera-shake refinement gains only {gain:.2f} dB"
+
+
+def test_a_sharp_photo_gets_no_kernel_refinement():
+    sharp, _ = _astronaut_blurred(np.ones((1, 1), np.float32))   # noise only, no blur
+    np.testing.assert_array_equal(deblur_image(sharp),
+                                  deblur_image(sharp, lens_blur=False, shake_blur=False))
+
+
+def test_cancel_during_the_shake_estimate_stops_the_job():
+    _, blurry = _astronaut_blurred(bk.camera_shake(21, np.random.default_rng(2)).kernel)
+    seen = []
+
+    def cancel_when_estimating(fraction: float, message: str) -> None:
+        seen.append(message)
+        if message.startswith("Camera shake"):
+            progress.cancel()
+
+    progress = Progress(cancel_when_estimating)
+    with pytest.raises(Cancelled):
+        deblur_image(blurry, lens_blur=False, progress=progress)
+    assert any(m.startswith("Camera shake") for m in seen)
 
 
 def test_cli_lens_blur_can_be_switched_off(tmp_path, capsys):
@@ -136,6 +167,18 @@ def test_cli_lens_blur_can_be_switched_off(tmp_path, capsys):
             capsys.readouterr().err
         outs[flag] = load_image(out_dir / "soft_deblurred.png")[0]
     assert not np.array_equal(outs["--lens-blur"], outs["--no-lens-blur"])
+
+
+def test_cli_shake_blur_can_be_switched_off(tmp_path, capsys):
+    _, blurry = _astronaut_blurred(bk.camera_shake(21, np.random.default_rng(2)).kernel)
+    src = _write_png(tmp_path / "in" / "shaken.png", blurry)
+    outs = {}
+    for flag in ("--shake-blur", "--no-shake-blur"):
+        out_dir = tmp_path / flag
+        assert cli.main(["deblur", str(src), "-o", str(out_dir), flag]) == 0, \
+            capsys.readouterr().err
+        outs[flag] = load_image(out_dir / "shaken_deblurred.png")[0]
+    assert not np.array_equal(outs["--shake-blur"], outs["--no-shake-blur"])
 
 
 # -- sizes, channels -------------------------------------------------------------------------------

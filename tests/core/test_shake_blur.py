@@ -1,0 +1,82 @@
+"""Camera-shake kernel estimation: what the Deblur tool relies on — a shaken photo's kernel
+is found with its shape, a sharp photo, a tiny one and a flat one are never called shaken,
+and the kernel is a valid blur (non-negative, sums to 1, odd, centred)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from editor.core import shake_blur as sb
+from editor.engine.progress import Cancelled, Progress
+from editor.training import blur_kernels as bk
+
+
+def _astronaut(kernel: np.ndarray | None, side: int = 384) -> np.ndarray:
+    from skimage import data
+
+    sharp = data.astronaut()[:side, :side].astype(np.float32) / 255.0
+    blurred = bk.convolve(sharp, kernel) if kernel is not None else sharp
+    rng = np.random.default_rng(20261207)   # test-only seed
+    noisy = blurred + rng.normal(0, 0.01, sharp.shape).astype(np.float32)
+    return (np.round(np.clip(noisy, 0, 1) * 255) / 255).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", [0, 2, 4])
+def test_a_shaken_photo_gives_its_kernel(seed):
+    true = bk.camera_shake(21, np.random.default_rng(seed)).kernel
+    estimate = sb.estimate_shake(_astronaut(true))
+    assert estimate.found
+    assert sb.agreement(estimate.kernel, true) >= 0.85
+
+
+def test_the_kernel_is_a_valid_centred_blur():
+    true = bk.camera_shake(21, np.random.default_rng(2)).kernel
+    kernel = sb.estimate_shake(_astronaut(true)).kernel
+    assert kernel.shape[0] == kernel.shape[1] and kernel.shape[0] % 2 == 1
+    assert kernel.min() >= 0 and abs(float(kernel.sum()) - 1.0) < 1e-5
+    yy, xx = np.mgrid[: kernel.shape[0], : kernel.shape[1]]
+    middle = kernel.shape[0] // 2
+    assert abs((kernel * yy).sum() - middle) < 0.5 and abs((kernel * xx).sum() - middle) < 0.5
+
+
+def test_a_sharp_photo_is_not_called_shaken():
+    assert not sb.estimate_shake(_astronaut(None)).found
+
+
+@pytest.mark.parametrize("shape", [(40, 60, 3), (95, 400), (1, 1)])
+def test_small_photos_are_not_estimated(shape):
+    estimate = sb.estimate_shake(np.random.default_rng(0).random(shape, dtype=np.float32))
+    assert not estimate.found
+
+
+def test_a_flat_photo_is_not_called_shaken():
+    assert not sb.estimate_shake(np.full((200, 300, 3), 0.4, np.float32)).found
+
+
+def test_the_l0_restore_of_a_delta_blur_keeps_the_edges():
+    image = np.zeros((64, 64), np.float32)
+    image[:, 32:] = 1.0
+    restored = sb.l0_restore(image, sb.delta(3), 4e-3)
+    np.testing.assert_allclose(restored[8:-8, 8:-8], image[8:-8, 8:-8], atol=0.02)
+
+
+def test_estimation_can_be_cancelled():
+    progress = Progress()
+    progress.cancel()
+    with pytest.raises(Cancelled):
+        sb.estimate_shake(_astronaut(bk.camera_shake(21, np.random.default_rng(2)).kernel),
+                          check=progress.check_cancelled)
+
+
+def test_a_large_photo_takes_the_cheaper_path_and_still_finds_the_kernel():
+    from skimage import data
+
+    true = bk.camera_shake(21, np.random.default_rng(2)).kernel
+    sharp = np.pad(data.astronaut().astype(np.float32) / 255.0, ((144, 144), (144, 144), (0, 0)),
+                   mode="reflect")
+    assert sharp.shape[0] * sharp.shape[1] > sb.LARGE_PIXELS
+    rng = np.random.default_rng(20261207)
+    blurry = bk.convolve(sharp, true) + rng.normal(0, 0.01, sharp.shape).astype(np.float32)
+    estimate = sb.estimate_shake(np.clip(blurry, 0, 1).astype(np.float32))
+    assert estimate.found and sb.agreement(estimate.kernel, true) >= 0.85
