@@ -157,28 +157,20 @@ def test_cancel_during_the_shake_estimate_stops_the_job():
     assert any(m.startswith("Camera shake") for m in seen)
 
 
-def test_cli_lens_blur_can_be_switched_off(tmp_path, capsys):
-    _, blurry = _astronaut_blurred(bk.defocus_disc(15, 6.0).kernel)
+@pytest.mark.parametrize("option, kernel", [
+    ("lens-blur", lambda: bk.defocus_disc(15, 6.0).kernel),
+    ("shake-blur", lambda: bk.camera_shake(21, np.random.default_rng(2)).kernel),
+])
+def test_cli_refinements_can_be_switched_off(tmp_path, capsys, option, kernel):
+    _, blurry = _astronaut_blurred(kernel())
     src = _write_png(tmp_path / "in" / "soft.png", blurry)
     outs = {}
-    for flag in ("--lens-blur", "--no-lens-blur"):
+    for flag in (f"--{option}", f"--no-{option}"):
         out_dir = tmp_path / flag
         assert cli.main(["deblur", str(src), "-o", str(out_dir), flag]) == 0, \
             capsys.readouterr().err
         outs[flag] = load_image(out_dir / "soft_deblurred.png")[0]
-    assert not np.array_equal(outs["--lens-blur"], outs["--no-lens-blur"])
-
-
-def test_cli_shake_blur_can_be_switched_off(tmp_path, capsys):
-    _, blurry = _astronaut_blurred(bk.camera_shake(21, np.random.default_rng(2)).kernel)
-    src = _write_png(tmp_path / "in" / "shaken.png", blurry)
-    outs = {}
-    for flag in ("--shake-blur", "--no-shake-blur"):
-        out_dir = tmp_path / flag
-        assert cli.main(["deblur", str(src), "-o", str(out_dir), flag]) == 0, \
-            capsys.readouterr().err
-        outs[flag] = load_image(out_dir / "shaken_deblurred.png")[0]
-    assert not np.array_equal(outs["--shake-blur"], outs["--no-shake-blur"])
+    assert not np.array_equal(outs[f"--{option}"], outs[f"--no-{option}"])
 
 
 # -- sizes, channels -------------------------------------------------------------------------------
