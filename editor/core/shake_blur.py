@@ -89,8 +89,9 @@ MIN_SPREAD = 1.8
 @dataclass(frozen=True)
 class ShakeEstimate:
     """``kernel`` (odd square, sums to 1) estimated on the whole crop; ``agreement`` the
-    least cross-correlation between it and the halves' kernels; ``spread`` its RMS radius
-    (px); ``found``: trusted (see the module docstring)."""
+    least cross-correlation between it and the halves' kernels (0 when they were not
+    estimated: a crop too small, or a kernel too small to trust anyway); ``spread`` its RMS
+    radius (px); ``found``: trusted (see the module docstring)."""
 
     kernel: np.ndarray
     agreement: float
@@ -293,15 +294,17 @@ def estimate_shake(image: np.ndarray, check: Callable[[], None] | None = None
     if min(grey.shape) < MIN_SIDE:
         return ShakeEstimate(delta(3), 0.0, 0.0, False)
     kernel = estimate_kernel(grey, check=check, fine_iterations=cheap)
+    radius = spread(kernel)
+    if radius < MIN_SPREAD:      # never trusted: spare the halves' estimates
+        return ShakeEstimate(kernel, 0.0, radius, False)
     if side_w >= side_h:
         halves = (grey[:, : side_w // 2], grey[:, side_w // 2:])
     else:
         halves = (grey[: side_h // 2], grey[side_h // 2:])
     if min(min(part.shape) for part in halves) < MIN_SIDE // 2:
-        return ShakeEstimate(kernel, 0.0, spread(kernel), False)
+        return ShakeEstimate(kernel, 0.0, radius, False)
     parts = [estimate_kernel(part, kernel.shape[0], check, cheap, cheap) for part in halves]
     agree = min(agreement(parts[0], parts[1]), agreement(kernel, parts[0]),
                 agreement(kernel, parts[1]))
-    radius = spread(kernel)
     return ShakeEstimate(kernel, agree, radius,
                          bool(agree >= MIN_AGREEMENT and radius >= MIN_SPREAD))
