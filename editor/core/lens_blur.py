@@ -138,7 +138,8 @@ def match_disc(centres: np.ndarray, log_power: np.ndarray, radii: np.ndarray = R
     return best[1], best[0]
 
 
-def _central(image: np.ndarray, side: int) -> np.ndarray:
+def central_crop(image: np.ndarray, side: int) -> np.ndarray:
+    """The central crop of ``image`` (HxW or HxWxC), at most ``side`` px a side."""
     h, w = image.shape[:2]
     ch, cw = min(h, side), min(w, side)
     y, x = (h - ch) // 2, (w - cw) // 2
@@ -148,7 +149,7 @@ def _central(image: np.ndarray, side: int) -> np.ndarray:
 def estimate_defocus(image: np.ndarray) -> DefocusEstimate:
     """Is ``image`` (HxW or HxWxC float in [0, 1]) blurred by a lens, and by what radius?
     Images smaller than one tile, or whose halves are, are never called lens-blurred."""
-    grey = _grey(_central(np.asarray(image), MAX_SIDE))   # crop first: photos can be huge
+    grey = _grey(central_crop(np.asarray(image), MAX_SIDE))   # crop first: photos can be huge
     h, w = grey.shape
     if min(h, w) < TILE:
         return DefocusEstimate(0.0, 0.0, None, None, False)
@@ -191,7 +192,8 @@ def disc_kernel(radius: float, supersample: int = 8) -> np.ndarray:
     return kernel / kernel.sum()
 
 
-def _otf(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def otf(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """rfft2 of ``kernel`` (centred on its middle pixel) zero-padded to ``shape``."""
     big = np.zeros(shape, np.float32)
     kh, kw = kernel.shape
     big[:kh, :kw] = kernel
@@ -220,7 +222,7 @@ def deconvolve(blurry: np.ndarray, prior: np.ndarray, kernel: np.ndarray,
     shape = (sfft.next_fast_len(h + 2 * pad, real=True),
              sfft.next_fast_len(w + 2 * pad, real=True))
     widths = ((pad, shape[0] - h - pad), (pad, shape[1] - w - pad))
-    k = _otf(kernel, shape)
+    k = otf(kernel, shape)
     dx = np.zeros(shape, np.float32)
     dx[0, 0], dx[0, -1] = -1.0, 1.0
     dy = np.zeros(shape, np.float32)

@@ -49,6 +49,8 @@ from scipy import fft as sfft
 from scipy import ndimage
 from scipy.signal import fftconvolve
 
+from editor.core.lens_blur import central_crop, otf
+
 #: Largest kernel estimated (px, odd): the training generator's largest shake.
 KERNEL_SIZE = 41
 #: L0 weight: start, decay per alternation, floor (IPOL 2019's defaults, for [0, 1] images).
@@ -107,13 +109,6 @@ def _irfft(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return sfft.irfft2(x, s=shape, workers=-1)
 
 
-def _otf(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    big = np.zeros(shape, np.float32)
-    kh, kw = kernel.shape
-    big[:kh, :kw] = kernel
-    return _rfft(np.roll(big, (-(kh // 2), -(kw // 2)), axis=(0, 1)))
-
-
 def _grad_x(u: np.ndarray) -> np.ndarray:
     return np.roll(u, -1, axis=1) - u
 
@@ -131,7 +126,7 @@ def edgetaper(image: np.ndarray, size: int) -> np.ndarray:
     """``image`` with its outer ``size`` px blended linearly into a box-blurred (circular)
     copy of itself, so that its periodic extension has no jump at the borders."""
     box = np.full((size, size), 1.0 / size**2, np.float32)
-    blurred = _irfft(_rfft(image) * _otf(box, image.shape), image.shape)
+    blurred = _irfft(_rfft(image) * otf(box, image.shape), image.shape)
     h, w = image.shape
 
     def ramp(n: int) -> np.ndarray:
@@ -147,9 +142,9 @@ def edgetaper(image: np.ndarray, size: int) -> np.ndarray:
 def l0_restore(blurry: np.ndarray, kernel: np.ndarray, weight: float) -> np.ndarray:
     """``argmin_u |k * u − b|² + weight·|∇u|_0`` by half-quadratic splitting (circular)."""
     shape = blurry.shape
-    k = _otf(kernel, shape)
-    dx = _otf(np.array([[0, -1, 1]], np.float32), shape)
-    dy = _otf(np.array([[0], [-1], [1]], np.float32), shape)
+    k = otf(kernel, shape)
+    dx = otf(np.array([[0, -1, 1]], np.float32), shape)
+    dy = otf(np.array([[0], [-1], [1]], np.float32), shape)
     kb = np.conj(k) * _rfft(blurry)
     kk = np.abs(k) ** 2
     dd = np.abs(dx) ** 2 + np.abs(dy) ** 2
@@ -177,14 +172,19 @@ def _drop_islands(kernel: np.ndarray) -> np.ndarray:
     return kernel * keep[labels]
 
 
+def _centre_of_mass(kernel: np.ndarray) -> tuple[float, float]:
+    """(row, column) of ``kernel``'s centre of mass; its total must be positive."""
+    total = kernel.sum()
+    yy, xx = np.mgrid[: kernel.shape[0], : kernel.shape[1]]
+    return (kernel * yy).sum() / total, (kernel * xx).sum() / total
+
+
 def _centre(kernel: np.ndarray) -> np.ndarray:
     """``kernel`` shifted (bilinear) so its centre of mass is its middle pixel: a shifted
     kernel deconvolves into a shifted photo."""
-    total = kernel.sum()
-    if total <= 0:
+    if kernel.sum() <= 0:
         return kernel
-    yy, xx = np.mgrid[: kernel.shape[0], : kernel.shape[1]]
-    cy, cx = (kernel * yy).sum() / total, (kernel * xx).sum() / total
+    cy, cx = _centre_of_mass(kernel)
     middle = kernel.shape[0] // 2
     return ndimage.shift(kernel, (middle - cy, middle - cx), order=1, mode="constant")
 
@@ -263,8 +263,8 @@ def spread(kernel: np.ndarray) -> float:
     total = float(kernel.sum())
     if total <= 0:
         return 0.0
+    cy, cx = _centre_of_mass(kernel)
     yy, xx = np.mgrid[: kernel.shape[0], : kernel.shape[1]]
-    cy, cx = (kernel * yy).sum() / total, (kernel * xx).sum() / total
     return float(np.sqrt((kernel * ((yy - cy) ** 2 + (xx - cx) ** 2)).sum() / total))
 
 
@@ -288,9 +288,8 @@ def estimate_shake(image: np.ndarray, check: Callable[[], None] | None = None
     large = h * w > LARGE_PIXELS
     side = LARGE_SIDE if large else MAX_SIDE
     cheap = LARGE_ITERATIONS if large else ITERATIONS
-    side_h, side_w = min(h, side), min(w, side)
-    y, x = (h - side_h) // 2, (w - side_w) // 2
-    grey = _grey(image[y:y + side_h, x:x + side_w])    # crop first: photos can be huge
+    grey = _grey(central_crop(image, side))    # crop first: photos can be huge
+    side_h, side_w = grey.shape
     if min(grey.shape) < MIN_SIDE:
         return ShakeEstimate(delta(3), 0.0, 0.0, False)
     kernel = estimate_kernel(grey, check=check, fine_iterations=cheap)
