@@ -4,8 +4,7 @@ network (SRN-DeblurNet, :mod:`editor.nets.srn_deblur`; model ``deblur-srn``).
 ``strength`` blends the network's correction: ``result = input + strength · (restored -
 input)``. 0 returns the input exactly (no network runs, no weights are needed), 1 the
 network's result. Because the network itself predicts a correction over its input (see the
-net's docstring), this is the same as scaling what it adds; a sharp photo gets almost no
-correction at any strength.
+net's docstring), this is the same as scaling what it adds.
 
 Lens blur. With ``lens_blur`` on (the default), the photo's spectrum is checked for the
 zero rings of an out-of-focus disc (:mod:`editor.core.lens_blur`). Where the whole photo
@@ -16,11 +15,13 @@ CPU, recovers far less of a lens blur than the known disc does).
 Camera shake. With ``shake_blur`` on (the default) and no lens blur found, a shake kernel is
 estimated from the photo (:mod:`editor.core.shake_blur`: the L0-gradient blind method, on
 the central crop and on each of its halves). Only a kernel the halves agree on, and larger
-than the small blob the method invents on sharp photos, is used: the photo is then
-deconvolved with it the same way, the network's result as the prior. Otherwise (sharp
-photos, partly focused scenes, blur that varies across the photo, estimates that
-disagree) the network's result stands alone. The strength slider blends the refined
-result the same way.
+than the small blob the method invents on sharp photos, and one that re-blurs the network's
+result back towards the photo, is used: the photo is then deconvolved with it the same way,
+the network's result as the prior. When the estimated kernel is smaller than a pixel's RMS
+radius (:data:`editor.core.shake_blur.SHARP_SPREAD`) the photo shows no blur and is left as
+it is, because the network would only add haloes to an already sharp photo. Otherwise
+(partly focused scenes, blur that varies across the photo, estimates that disagree) the
+network's result stands alone. The strength slider blends the refined result the same way.
 
 Pixels. The work is in float32, so a 16-bit image keeps its precision (the file writer
 quantises once, to the file's own depth). The network sees RGB only; grey images are
@@ -255,8 +256,8 @@ def _restore(rgb: np.ndarray, source: DeblurModels, progress: Progress, tile: in
 def _refine(blurry: np.ndarray, restored: np.ndarray, lens_blur: bool, shake_blur: bool,
             progress: Progress) -> np.ndarray:
     """``restored`` refined by deconvolving ``blurry`` with the lens-blur disc or the
-    camera-shake kernel the photo shows (in that order), or ``restored`` itself when it
-    shows neither."""
+    camera-shake kernel the photo shows (in that order), ``blurry`` itself when the shake
+    estimate finds the photo sharp, or ``restored`` when it shows neither."""
     from editor.core.lens_blur import deconvolve, disc_kernel, estimate_defocus
 
     kernel = None
@@ -270,11 +271,15 @@ def _refine(blurry: np.ndarray, restored: np.ndarray, lens_blur: bool, shake_blu
         from editor.core.shake_blur import estimate_shake
 
         progress.set_progress(0.85, "Camera shake: estimating the blur kernel")
-        shake = estimate_shake(blurry, check=progress.check_cancelled)
+        shake = estimate_shake(blurry, check=progress.check_cancelled, prior=restored)
         if shake.found:
             kernel = shake.kernel
             progress.set_progress(0.9, f"Camera shake, {kernel.shape[0]} px kernel: "
                                   "deconvolving")
+        elif shake.sharp:
+            # No blur to remove: the network would only sharpen it further (haloes).
+            progress.set_progress(0.9, "No blur found: the photo is left as it is")
+            return blurry.copy()
     if kernel is None:
         return restored
     refined = deconvolve(blurry, restored, kernel)
@@ -363,7 +368,8 @@ TOOL = Tool(
         Param("shake_blur", bool, True, label="Refine camera shake",
               help="When the whole photo is shaken the same way, estimate the shake's "
                    "blur path from the photo and deconvolve with it (the network's result "
-                   "as the guide); used only when the photo's halves agree on it"),
+                   "as the guide); used only when the photo's halves agree on it. "
+                   "A photo this finds sharp is left as it is"),
     ),
     run=deblur,
     preview="reduced",

@@ -40,14 +40,56 @@ def test_the_kernel_is_a_valid_centred_blur():
     assert abs((kernel * yy).sum() - middle) < 0.5 and abs((kernel * xx).sum() - middle) < 0.5
 
 
-def test_a_sharp_photo_is_not_called_shaken():
-    assert not sb.estimate_shake(_astronaut(None)).found
+def test_a_sharp_photo_is_not_called_shaken_but_sharp():
+    estimate = sb.estimate_shake(_astronaut(None))
+    assert not estimate.found and estimate.sharp
+
+
+def test_a_shaken_photo_is_not_called_sharp():
+    blurry = _astronaut(bk.camera_shake(21, np.random.default_rng(2)).kernel)
+    assert not sb.estimate_shake(blurry).sharp
 
 
 @pytest.mark.parametrize("shape", [(40, 60, 3), (95, 400), (1, 1)])
 def test_small_photos_are_not_estimated(shape):
     estimate = sb.estimate_shake(np.random.default_rng(0).random(shape, dtype=np.float32))
     assert not estimate.found
+    assert not estimate.sharp     # not measured: the tool must not take it for sharp
+
+
+def _reblur_case(radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(true disc, grey photo blurred by it, a partly deblurred estimate of the photo: the
+    sharp picture under a disc of half the radius)."""
+    from skimage import data
+
+    from editor.core.lens_blur import disc_kernel
+
+    sharp = np.repeat(data.camera()[:256, :256, None].astype(np.float32) / 255.0, 3, axis=2)
+    true = disc_kernel(radius)
+    photo = bk.convolve(sharp, true)[..., 0]
+    return true, photo, bk.convolve(sharp, disc_kernel(radius / 2))[..., 0]
+
+
+def test_the_right_kernel_reblurs_the_estimate_towards_the_photo():
+    true, photo, estimate = _reblur_case(3.0)
+    assert sb.reblur_ratio(true, photo, estimate) < 1.0
+
+
+def test_a_far_too_large_kernel_is_refused_by_the_reblur_check():
+    from editor.core.lens_blur import disc_kernel
+
+    _, photo, estimate = _reblur_case(2.0)
+    assert sb.reblur_ratio(disc_kernel(10.0), photo, estimate) > sb.MAX_REBLUR
+
+
+def test_a_kernel_refused_by_the_reblur_check_is_not_trusted():
+    true = bk.camera_shake(21, np.random.default_rng(2)).kernel
+    blurry = _astronaut(true)
+    assert sb.estimate_shake(blurry, prior=blurry).found is False   # |k*b - b| > 2|b - b| = 0
+    from skimage import data
+    sharp = data.astronaut()[:384, :384].astype(np.float32) / 255.0
+    trusted = sb.estimate_shake(blurry, prior=sharp)
+    assert trusted.found and trusted.reblur < 1.0
 
 
 def test_a_flat_photo_is_not_called_shaken():
