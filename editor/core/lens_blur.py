@@ -19,10 +19,9 @@ spectrum without a network and without a guess about the scene:
    match at radii that disagree between the halves. Only a confident match whose halves
    agree counts as lens blur.
 
-With the radius known, :func:`deconvolve` solves ``min |k*x − b|² + λ|x − p|² + μ|∇x|²``
-in the Fourier domain: ``b`` the blurry photo, ``k`` the disc, ``p`` the network's own
-result (what the photo should look like where the disc's zeros hide it) — a Wiener filter
-whose prior mean is the network output instead of grey. The thresholds and weights were
+With the radius known, the Deblur tool deconvolves the photo with the disc
+(:mod:`editor.core.deconvolution`), the network's own result as the prior (what the photo
+should look like where the disc's zeros hide it). The thresholds were
 chosen on held-out training images (``train/natural``'s validation split, seeded blurs),
 never on the benchmark (see the constants' comments); the benchmark's numbers are in
 ``models/RESULTS.md``.
@@ -36,7 +35,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import fft as sfft
 from scipy.ndimage import uniform_filter1d
 from scipy.special import j1
 
@@ -63,10 +61,6 @@ AGREEMENT = 0.15
 #: Estimation looks at the central crop of at most this many px a side (speed; a lens blur
 #: is the same everywhere).
 MAX_SIDE = 768
-#: Weight of the network prior (λ) and of the gradient smoothness (μ) in :func:`deconvolve`
-#: (validation gain flat for λ 0.005–0.01, lower at 0.02–0.03; μ 0.002–0.01 alike).
-PRIOR_WEIGHT = 0.01
-SMOOTHNESS = 0.005
 
 
 @dataclass(frozen=True)
@@ -190,51 +184,3 @@ def disc_kernel(radius: float, supersample: int = 8) -> np.ndarray:
         raise ValueError(f"radius must be positive, got {radius}")
     kernel = disc_coverage(2 * math.ceil(radius) + 3, radius, supersample)
     return kernel / kernel.sum()
-
-
-def otf(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """rfft2 of ``kernel`` (centred on its middle pixel) zero-padded to ``shape``."""
-    big = np.zeros(shape, np.float32)
-    kh, kw = kernel.shape
-    big[:kh, :kw] = kernel
-    big = np.roll(big, (-(kh // 2), -(kw // 2)), axis=(0, 1))
-    return sfft.rfft2(big, workers=-1)
-
-
-def deconvolve(blurry: np.ndarray, prior: np.ndarray, kernel: np.ndarray,
-               prior_weight: float = PRIOR_WEIGHT, smoothness: float = SMOOTHNESS
-               ) -> np.ndarray:
-    """``argmin_x |k*x − b|² + λ|x − p|² + μ|∇x|²`` per channel (closed form in the Fourier
-    domain) for HxWxC (or HxW) float ``blurry`` ``b`` and ``prior`` ``p`` of the same shape;
-    the borders are reflected by the kernel's size first so the circular FFT does not wrap
-    one edge onto the other. float32 out, not clipped."""
-    blurry = np.asarray(blurry, np.float32)
-    prior = np.asarray(prior, np.float32)
-    if blurry.shape != prior.shape:
-        raise ValueError(f"blurry {blurry.shape} and prior {prior.shape} differ")
-    squeeze = blurry.ndim == 2
-    if squeeze:
-        blurry, prior = blurry[..., None], prior[..., None]
-    pad = kernel.shape[0]
-    h, w = blurry.shape[:2]
-    mode = "reflect" if min(h, w) > pad else "symmetric"
-    # Padded on to sizes the FFT is fast at (1024 + 2·41 = 1106 = 2·7·79 is not).
-    shape = (sfft.next_fast_len(h + 2 * pad, real=True),
-             sfft.next_fast_len(w + 2 * pad, real=True))
-    widths = ((pad, shape[0] - h - pad), (pad, shape[1] - w - pad))
-    k = otf(kernel, shape)
-    dx = np.zeros(shape, np.float32)
-    dx[0, 0], dx[0, -1] = -1.0, 1.0
-    dy = np.zeros(shape, np.float32)
-    dy[0, 0], dy[-1, 0] = -1.0, 1.0
-    grad = np.abs(sfft.rfft2(dx, workers=-1)) ** 2 + np.abs(sfft.rfft2(dy, workers=-1)) ** 2
-    denominator = np.abs(k) ** 2 + prior_weight + smoothness * grad
-    out = np.empty_like(blurry)
-    for c in range(blurry.shape[2]):
-        b = np.pad(blurry[..., c], widths, mode=mode)
-        p = np.pad(prior[..., c], widths, mode=mode)
-        numerator = np.conj(k) * sfft.rfft2(b, workers=-1) + prior_weight * sfft.rfft2(
-            p, workers=-1)
-        x = sfft.irfft2(numerator / denominator, s=shape, workers=-1)
-        out[..., c] = x[pad:pad + h, pad:pad + w]
-    return out[..., 0] if squeeze else out

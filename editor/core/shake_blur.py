@@ -3,7 +3,7 @@ check that decides whether the Deblur tool may trust it.
 
 Why. The Deblur tool's network, sized for a CPU, removes only a small part of a large
 shake; deconvolving with the TRUE kernel (the network's result as the prior, as
-:func:`editor.core.lens_blur.deconvolve` does for a lens disc) recovers several times more.
+:mod:`editor.core.deconvolution` does for a lens disc) recovers several times more.
 So the kernel is estimated, and used only when the estimate passes a consistency check.
 
 The estimator is the L0-gradient method (Xu, Zheng, Jia, CVPR 2013; Pan et al., CVPR 2014)
@@ -54,7 +54,8 @@ from scipy import fft as sfft
 from scipy import ndimage
 from scipy.signal import fftconvolve
 
-from editor.core.lens_blur import central_crop, otf
+from editor.core.deconvolution import otf
+from editor.core.lens_blur import central_crop
 
 #: Largest kernel estimated (px, odd): the training generator's largest shake.
 KERNEL_SIZE = 41

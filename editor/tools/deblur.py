@@ -258,7 +258,8 @@ def _refine(blurry: np.ndarray, restored: np.ndarray, lens_blur: bool, shake_blu
     """``restored`` refined by deconvolving ``blurry`` with the lens-blur disc or the
     camera-shake kernel the photo shows (in that order), ``blurry`` itself when the shake
     estimate finds the photo sharp, or ``restored`` when it shows neither."""
-    from editor.core.lens_blur import deconvolve, disc_kernel, estimate_defocus
+    from editor.core.deconvolution import deconvolve_sparse
+    from editor.core.lens_blur import disc_kernel, estimate_defocus
 
     kernel = None
     if lens_blur:
@@ -282,7 +283,7 @@ def _refine(blurry: np.ndarray, restored: np.ndarray, lens_blur: bool, shake_blu
             return blurry.copy()
     if kernel is None:
         return restored
-    refined = deconvolve(blurry, restored, kernel)
+    refined = deconvolve_sparse(blurry, restored, kernel, check=progress.check_cancelled)
     return np.clip(refined, 0.0, 1.0, out=refined)
 
 

@@ -1,12 +1,13 @@
-"""Lens-blur detection and deconvolution (editor.core.lens_blur): the radius of a real
-photo's focus blur is found, a sharp or shaken photo is not called lens-blurred, and the
-deconvolution with the found disc sharpens."""
+"""Lens-blur detection (editor.core.lens_blur): the radius of a real photo's focus blur is
+found, a sharp or shaken photo is not called lens-blurred, and deconvolving with the found
+disc sharpens."""
 
 import numpy as np
 import pytest
 from skimage import data
 
 from editor.core import lens_blur as lb
+from editor.core.deconvolution import deconvolve
 from editor.core.metrics import psnr
 from editor.training import blur_kernels as bk
 
@@ -65,18 +66,8 @@ def test_deconvolving_with_the_found_disc_sharpens():
     blurry = _degrade(sharp, bk.defocus_disc(15, 6.0).kernel)
     radius = lb.estimate_defocus(blurry).radius
     # Prior = the blurry photo itself: all the gain comes from the disc.
-    out = np.clip(lb.deconvolve(blurry, blurry, lb.disc_kernel(radius)), 0, 1)
+    out = np.clip(deconvolve(blurry, blurry, lb.disc_kernel(radius)), 0, 1)
     inner = np.s_[20:-20, 20:-20]
     gain = psnr(out[inner], sharp[inner]) - psnr(blurry[inner], sharp[inner])
     assert gain >= 2.0, f"only {gain:.2f} dB"
     assert out.dtype == np.float32 and out.shape == blurry.shape
-
-
-def test_a_heavy_prior_weight_returns_the_prior():
-    rng = np.random.default_rng(SEED)
-    blurry = rng.random((40, 50)).astype(np.float32)
-    prior = rng.random((40, 50)).astype(np.float32)
-    out = lb.deconvolve(blurry, prior, lb.disc_kernel(2.0), prior_weight=1e6, smoothness=0.0)
-    np.testing.assert_allclose(out, prior, atol=1e-4)
-    with pytest.raises(ValueError):
-        lb.deconvolve(blurry, prior[:10], lb.disc_kernel(2.0))
