@@ -45,6 +45,8 @@ that there were not told apart. numpy/scipy/OpenCV only, Qt- and torch-free.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -54,7 +56,7 @@ from scipy import fft as sfft
 from scipy import ndimage
 from scipy.signal import fftconvolve
 
-from editor.core.deconvolution import otf
+from editor.core.deconvolution import difference, otf
 from editor.core.lens_blur import central_crop
 
 #: Largest kernel estimated (px, odd): the training generator's largest shake.
@@ -152,16 +154,18 @@ def _irfft(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def _grad_x(u: np.ndarray) -> np.ndarray:
-    return np.roll(u, -1, axis=1) - u
+    return difference(u, 1)
 
 
 def _grad_y(u: np.ndarray) -> np.ndarray:
-    return np.roll(u, -1, axis=0) - u
+    return difference(u, 0)
 
 
 def _divergence(px: np.ndarray, py: np.ndarray) -> np.ndarray:
     """Minus the adjoint of the forward differences (circular)."""
-    return (px - np.roll(px, 1, axis=1)) + (py - np.roll(py, 1, axis=0))
+    out = difference(px, 1, adjoint=True)
+    out += difference(py, 0, adjoint=True)
+    return np.negative(out, out=out)
 
 
 def edgetaper(image: np.ndarray, size: int) -> np.ndarray:
@@ -262,6 +266,12 @@ def _downscale(image: np.ndarray, factor: float) -> np.ndarray:
     return cv2.resize(blurred, size, interpolation=cv2.INTER_LINEAR)
 
 
+def _window(shape: tuple[int, ...], size: int) -> int:
+    """The kernel size (odd) :func:`estimate_kernel` uses on an image of ``shape`` when asked
+    for ``size``: no more than room for it in the image."""
+    return max(3, min(size, (min(shape) // 4) * 2 - 1))
+
+
 def estimate_kernel(grey: np.ndarray, size: int = KERNEL_SIZE,
                     check: Callable[[], None] | None = None, iterations: int = ITERATIONS,
                     fine_iterations: int = ITERATIONS) -> np.ndarray:
@@ -270,7 +280,7 @@ def estimate_kernel(grey: np.ndarray, size: int = KERNEL_SIZE,
     ``fine_iterations`` at the finest. ``check`` (optional) is called before every
     alternation: a cancel check, it may raise."""
     grey = np.asarray(grey, np.float32)
-    size = max(3, min(size, (min(grey.shape) // 4) * 2 - 1))   # room for it in the image
+    size = _window(grey.shape, size)
     low, high = float(grey.min()), float(grey.max())
     grey = (grey - low) / max(high - low, 1e-6)
     grey = edgetaper(grey, size)
@@ -342,6 +352,10 @@ def _split(grey: np.ndarray, across_long: bool) -> tuple[np.ndarray, np.ndarray]
     return grey[: h // 2], grey[h // 2:]
 
 
+class _Stop(Exception):
+    """The halves' estimates started ahead are not needed: the whole's kernel was refused."""
+
+
 def estimate_shake(image: np.ndarray, check: Callable[[], None] | None = None,
                    prior: np.ndarray | None = None) -> ShakeEstimate:
     """Is ``image`` (HxW or HxWxC float in [0, 1]) blurred by one shake kernel, and which?
@@ -355,32 +369,50 @@ def estimate_shake(image: np.ndarray, check: Callable[[], None] | None = None,
     grey = _grey(central_crop(image, side))    # crop first: photos can be huge
     if min(grey.shape) < MIN_SIDE:
         return ShakeEstimate(delta(3), 0.0, 0.0, False)
-    kernel = estimate_kernel(grey, check=check, fine_iterations=cheap)
-    radius = spread(kernel)
-    small = radius < MIN_SPREAD
-    if radius < SHARP_SPREAD or (small and prior is None):
-        # Never trusted: spare the halves' estimates.
-        return ShakeEstimate(kernel, 0.0, radius, False, sharp=radius < SHARP_SPREAD)
-    reblur = float("nan")
-    if prior is not None:
-        reblur = reblur_ratio(kernel, grey, _grey(central_crop(prior, side)))
-        # (NaN, a crop too small to measure it in: a small kernel needs the measure.)
-        if reblur > MAX_REBLUR or (small and not reblur <= SMALL_MAX_REBLUR):
-            return ShakeEstimate(kernel, 0.0, radius, False, reblur)
+    size = _window(grey.shape, KERNEL_SIZE)
     halves = _split(grey, across_long=True)
-    if min(min(part.shape) for part in halves) < MIN_SIDE // 2:
-        return ShakeEstimate(kernel, 0.0, radius, False, reblur)
+    stop = threading.Event()
 
-    def halves_kernels(parts: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
-        return [estimate_kernel(part, kernel.shape[0], check, cheap, cheap) for part in parts]
+    def halves_check() -> None:
+        if stop.is_set():
+            raise _Stop
+        if check is not None:
+            check()
 
-    first = halves_kernels(halves)
-    with_whole = [agreement(kernel, part) for part in first]
-    agree = min(agreement(first[0], first[1]), *with_whole)
-    if agree < MIN_AGREEMENT and max(with_whole) >= MIN_AGREEMENT:
-        # The other two halves can still make three of four agree with the whole.
-        across = _split(grey, across_long=False)
-        if min(min(part.shape) for part in across) >= MIN_SIDE // 2:
-            with_whole += [agreement(kernel, part) for part in halves_kernels(across)]
-            agree = max(agree, sorted(with_whole)[-MIN_HALVES])
+    def halves_kernels(parts: tuple[np.ndarray, np.ndarray], checked) -> list[np.ndarray]:
+        return [estimate_kernel(part, size, checked, cheap, cheap) for part in parts]
+
+    # The long-side halves' estimates do not depend on the whole's, so they start at once in
+    # a second thread (numpy and scipy's FFTs release the GIL): on 2 cores most of their time
+    # hides behind the whole's, and they are stopped when the whole's kernel is refused.
+    # The results are those of running one after the other.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        ahead = (pool.submit(halves_kernels, halves, halves_check)
+                 if min(min(part.shape) for part in halves) >= MIN_SIDE // 2 else None)
+        try:
+            kernel = estimate_kernel(grey, check=check, fine_iterations=cheap)
+            radius = spread(kernel)
+            small = radius < MIN_SPREAD
+            if radius < SHARP_SPREAD or (small and prior is None):
+                return ShakeEstimate(kernel, 0.0, radius, False, sharp=radius < SHARP_SPREAD)
+            reblur = float("nan")
+            if prior is not None:
+                reblur = reblur_ratio(kernel, grey, _grey(central_crop(prior, side)))
+                # (NaN, a crop too small to measure it in: a small kernel needs the measure.)
+                if reblur > MAX_REBLUR or (small and not reblur <= SMALL_MAX_REBLUR):
+                    return ShakeEstimate(kernel, 0.0, radius, False, reblur)
+            if ahead is None:
+                return ShakeEstimate(kernel, 0.0, radius, False, reblur)
+            first = ahead.result()
+        finally:
+            stop.set()
+        with_whole = [agreement(kernel, part) for part in first]
+        agree = min(agreement(first[0], first[1]), *with_whole)
+        if agree < MIN_AGREEMENT and max(with_whole) >= MIN_AGREEMENT:
+            # The other two halves can still make three of four agree with the whole.
+            across = _split(grey, across_long=False)
+            if min(min(part.shape) for part in across) >= MIN_SIDE // 2:
+                others = pool.map(lambda part: halves_kernels((part,), check)[0], across)
+                with_whole += [agreement(kernel, part) for part in others]
+                agree = max(agree, sorted(with_whole)[-MIN_HALVES])
     return ShakeEstimate(kernel, agree, radius, bool(agree >= MIN_AGREEMENT), reblur)

@@ -9,7 +9,8 @@ net's docstring), this is the same as scaling what it adds.
 Lens blur. With ``lens_blur`` on (the default), the photo's spectrum is checked for the
 zero rings of an out-of-focus disc (:mod:`editor.core.lens_blur`). Where the whole photo
 shows one disc radius with confidence, the result is refined by deconvolving the photo with
-that disc, the network's result serving as the prior (a network this small, sized for a
+that disc (:func:`editor.core.deconvolution.deconvolve_sparse`: a heavy-tailed gradient
+prior, and the network's result as the prior image; a network this small, sized for a
 CPU, recovers far less of a lens blur than the known disc does).
 
 Camera shake. With ``shake_blur`` on (the default) and no lens blur found, a shake kernel is
@@ -258,10 +259,10 @@ def _refine(blurry: np.ndarray, restored: np.ndarray, lens_blur: bool, shake_blu
     """``restored`` refined by deconvolving ``blurry`` with the lens-blur disc or the
     camera-shake kernel the photo shows (in that order), ``blurry`` itself when the shake
     estimate finds the photo sharp, or ``restored`` when it shows neither."""
-    from editor.core.deconvolution import deconvolve_sparse
+    from editor.core import deconvolution as dc
     from editor.core.lens_blur import disc_kernel, estimate_defocus
 
-    kernel = None
+    kernel, sparsity = None, dc.SPARSITY
     if lens_blur:
         estimate = estimate_defocus(blurry)
         if estimate.found:
@@ -274,7 +275,7 @@ def _refine(blurry: np.ndarray, restored: np.ndarray, lens_blur: bool, shake_blu
         progress.set_progress(0.85, "Camera shake: estimating the blur kernel")
         shake = estimate_shake(blurry, check=progress.check_cancelled, prior=restored)
         if shake.found:
-            kernel = shake.kernel
+            kernel, sparsity = shake.kernel, dc.ESTIMATED_SPARSITY
             progress.set_progress(0.9, f"Camera shake, {kernel.shape[0]} px kernel: "
                                   "deconvolving")
         elif shake.sharp:
@@ -283,7 +284,10 @@ def _refine(blurry: np.ndarray, restored: np.ndarray, lens_blur: bool, shake_blu
             return blurry.copy()
     if kernel is None:
         return restored
-    refined = deconvolve_sparse(blurry, restored, kernel, check=progress.check_cancelled)
+    large = blurry.shape[0] * blurry.shape[1] > dc.LARGE_PIXELS
+    refined = dc.deconvolve_sparse(blurry, restored, kernel, sparsity=sparsity,
+                                   steps=dc.LARGE_STEPS if large else dc.STEPS,
+                                   check=progress.check_cancelled)
     return np.clip(refined, 0.0, 1.0, out=refined)
 
 
