@@ -379,7 +379,8 @@ def estimate_shake(image: np.ndarray, check: Callable[[], None] | None = None,
         if check is not None:
             check()
 
-    def halves_kernels(parts: tuple[np.ndarray, np.ndarray], checked) -> list[np.ndarray]:
+    def halves_kernels(parts: tuple[np.ndarray, ...], checked: Callable[[], None] | None
+                       ) -> list[np.ndarray]:
         return [estimate_kernel(part, size, checked, cheap, cheap) for part in parts]
 
     # The long-side halves' estimates do not depend on the whole's, so they start at once in
