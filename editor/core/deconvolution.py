@@ -47,10 +47,11 @@ BETA_START, STEPS = 0.004, 5
 #: 3.60 / 3.60 / 4.03 dB on the three sets of estimated shakes above (τ 0.002: 3.59 / 3.55
 #: / 3.98); on the discs τ 0.0015 loses 0.1–0.15 dB.
 ESTIMATED_SPARSITY = 0.0015
-#: Steps for photos over LARGE_PIXELS, where the solve's cost (about 0.07 s per step per
-#: megapixel on 2 cores) would break the Deblur tool's 3 s/MP budget: 0.05–0.09 dB below
+#: Steps for large photos (the Deblur tool's cheap path, above
+#: :data:`editor.core.shake_blur.LARGE_PIXELS`), where the solve's cost (about 0.07 s per
+#: step per megapixel on 2 cores) would break the tool's 3 s/MP budget: 0.05–0.09 dB below
 #: STEPS on the trusted training photos above (still 0.15–0.5 dB above :func:`deconvolve`).
-LARGE_STEPS, LARGE_PIXELS = 3, 500_000
+LARGE_STEPS = 3
 
 
 def otf(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -86,8 +87,9 @@ class _Problem:
         dx[0, 0], dx[0, -1] = -1.0, 1.0     # forward differences: roll(x, -1) - x
         dy = np.zeros(shape, np.float32)
         dy[0, 0], dy[-1, 0] = -1.0, 1.0
-        self.dx, self.dy = sfft.rfft2(dx, workers=-1), sfft.rfft2(dy, workers=-1)
-        self.grad = np.abs(self.dx) ** 2 + np.abs(self.dy) ** 2
+        # |Dx|² + |Dy|²: the gradient operator's normal equations in the Fourier domain.
+        self.grad = (np.abs(sfft.rfft2(dx, workers=-1)) ** 2
+                     + np.abs(sfft.rfft2(dy, workers=-1)) ** 2)
 
     def padded(self, image: np.ndarray, c: int) -> np.ndarray:
         return np.pad(image[..., c], self.widths, mode=self.mode)

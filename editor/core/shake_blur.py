@@ -352,6 +352,11 @@ def _split(grey: np.ndarray, across_long: bool) -> tuple[np.ndarray, np.ndarray]
     return grey[: h // 2], grey[h // 2:]
 
 
+def _halvable(halves: tuple[np.ndarray, np.ndarray]) -> bool:
+    """Are both halves big enough to estimate a kernel on?"""
+    return min(min(part.shape) for part in halves) >= MIN_SIDE // 2
+
+
 class _Stop(Exception):
     """The halves' estimates started ahead are not needed: the whole's kernel was refused."""
 
@@ -379,17 +384,17 @@ def estimate_shake(image: np.ndarray, check: Callable[[], None] | None = None,
         if check is not None:
             check()
 
-    def halves_kernels(parts: tuple[np.ndarray, ...], checked: Callable[[], None] | None
-                       ) -> list[np.ndarray]:
-        return [estimate_kernel(part, size, checked, cheap, cheap) for part in parts]
+    def estimate_part(part: np.ndarray, checked: Callable[[], None] | None = check
+                      ) -> np.ndarray:
+        return estimate_kernel(part, size, checked, cheap, cheap)
 
     # The long-side halves' estimates do not depend on the whole's, so they start at once in
     # a second thread (numpy and scipy's FFTs release the GIL): on 2 cores most of their time
     # hides behind the whole's, and they are stopped when the whole's kernel is refused.
     # The results are those of running one after the other.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        ahead = (pool.submit(halves_kernels, halves, halves_check)
-                 if min(min(part.shape) for part in halves) >= MIN_SIDE // 2 else None)
+        ahead = (pool.submit(lambda: [estimate_part(part, halves_check) for part in halves])
+                 if _halvable(halves) else None)
         try:
             kernel = estimate_kernel(grey, check=check, fine_iterations=cheap)
             radius = spread(kernel)
@@ -412,8 +417,8 @@ def estimate_shake(image: np.ndarray, check: Callable[[], None] | None = None,
         if agree < MIN_AGREEMENT and max(with_whole) >= MIN_AGREEMENT:
             # The other two halves can still make three of four agree with the whole.
             across = _split(grey, across_long=False)
-            if min(min(part.shape) for part in across) >= MIN_SIDE // 2:
-                others = pool.map(lambda part: halves_kernels((part,), check)[0], across)
-                with_whole += [agreement(kernel, part) for part in others]
+            if _halvable(across):
+                with_whole += [agreement(kernel, part) for part in pool.map(estimate_part,
+                                                                             across)]
                 agree = max(agree, sorted(with_whole)[-MIN_HALVES])
     return ShakeEstimate(kernel, agree, radius, bool(agree >= MIN_AGREEMENT), reblur)

@@ -261,6 +261,7 @@ def _refine(blurry: np.ndarray, restored: np.ndarray, lens_blur: bool, shake_blu
     estimate finds the photo sharp, or ``restored`` when it shows neither."""
     from editor.core import deconvolution as dc
     from editor.core.lens_blur import disc_kernel, estimate_defocus
+    from editor.core.shake_blur import LARGE_PIXELS, estimate_shake
 
     kernel, sparsity = None, dc.SPARSITY
     if lens_blur:
@@ -270,8 +271,6 @@ def _refine(blurry: np.ndarray, restored: np.ndarray, lens_blur: bool, shake_blu
             progress.set_progress(0.9, f"Lens blur, radius {estimate.radius:.2f} px: "
                                   "deconvolving")
     if kernel is None and shake_blur:
-        from editor.core.shake_blur import estimate_shake
-
         progress.set_progress(0.85, "Camera shake: estimating the blur kernel")
         shake = estimate_shake(blurry, check=progress.check_cancelled, prior=restored)
         if shake.found:
@@ -284,7 +283,8 @@ def _refine(blurry: np.ndarray, restored: np.ndarray, lens_blur: bool, shake_blu
             return blurry.copy()
     if kernel is None:
         return restored
-    large = blurry.shape[0] * blurry.shape[1] > dc.LARGE_PIXELS
+    # One threshold for every cheap path a large photo takes (its 3 s/MP budget).
+    large = blurry.shape[0] * blurry.shape[1] > LARGE_PIXELS
     refined = dc.deconvolve_sparse(blurry, restored, kernel, sparsity=sparsity,
                                    steps=dc.LARGE_STEPS if large else dc.STEPS,
                                    check=progress.check_cancelled)
