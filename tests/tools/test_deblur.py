@@ -97,6 +97,23 @@ def test_moving_only_the_strength_reuses_the_network_result():
     assert "Deblurring" in stages
 
 
+def test_the_correction_moves_no_brightness_or_colour():
+    # Deblurring sharpens; a network's bias that darkens or tints (the stand-in's is large,
+    # the shipped one darkened photos by ~1/255) must not reach the result.
+    image = 0.25 + 0.5 * photo(64, 64)
+    shift = np.abs((_network_alone(image) - image).mean(axis=(0, 1))).max()
+    out = deblur_image(image, lens_blur=False, shake_blur=False)
+    assert shift > 2 / 255
+    assert np.abs((out - image).mean(axis=(0, 1))).max() < 0.25 / 255
+    assert np.abs(out - image).max() > 8 / 255           # yet the photo did change
+
+
+def _network_alone(image: np.ndarray) -> np.ndarray:
+    from editor.tools.deblur import _restore
+
+    return _restore(image, deblur.model_source(), Progress(), 80)
+
+
 # -- lens blur -------------------------------------------------------------------------------------
 
 def _astronaut_blurred(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +144,22 @@ def test_shake_is_not_taken_for_a_lens_blur():
                                   deblur_image(blurry, lens_blur=False, shake_blur=False))
 
 
-def test_a_camera_shake_is_refined_with_its_estimated_kernel():
+@pytest.fixture
+def sharpening_network(monkeypatch):
+    """A stand-in network that sharpens like a weak deblurrer (an unsharp mask). The
+    camera-shake check trusts a kernel only when it re-blurs the network's result back to
+    the photo; the random-weight stand-in's change, once its brightness bias is taken out,
+    is too small for that ratio to mean anything."""
+    import cv2
+
+    def unsharp(rgb, source, progress, tile):
+        soft = cv2.GaussianBlur(rgb, (0, 0), 2.0)
+        return np.clip(rgb + 1.5 * (rgb - soft), 0.0, 1.0).astype(np.float32)
+
+    monkeypatch.setattr(deblur, "_restore", unsharp)
+
+
+def test_a_camera_shake_is_refined_with_its_estimated_kernel(sharpening_network):
     sharp, blurry = _astronaut_blurred(bk.camera_shake(21, np.random.default_rng(2)).kernel)
     alone = deblur_image(blurry, shake_blur=False)
     refined = deblur_image(blurry)
@@ -162,7 +194,8 @@ def test_cancel_during_the_shake_estimate_stops_the_job():
     ("lens-blur", lambda: bk.defocus_disc(15, 6.0).kernel),
     ("shake-blur", lambda: bk.camera_shake(21, np.random.default_rng(2)).kernel),
 ])
-def test_cli_refinements_can_be_switched_off(tmp_path, capsys, option, kernel):
+def test_cli_refinements_can_be_switched_off(tmp_path, capsys, option, kernel,
+                                             sharpening_network):
     _, blurry = _astronaut_blurred(kernel())
     src = _write_png(tmp_path / "in" / "soft.png", blurry)
     outs = {}
@@ -227,7 +260,7 @@ def test_tiled_equals_untiled_within_one_level():
     deblur.clear_cache()
     tiled = deblur_image(image, tile=32)           # 4 x 5 tiles, 48 px of context each side
     assert np.abs(whole - tiled).max() <= 1 / 255
-    assert np.abs(whole - image).mean() > 2 / 255  # and the network did something
+    assert np.abs(whole - image).max() > 8 / 255   # and the network did something
 
 
 def test_progress_rises_to_one_through_the_tiles():
