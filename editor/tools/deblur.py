@@ -8,8 +8,9 @@ net's docstring), this is the same as scaling what it adds.
 
 Lens blur. With ``lens_blur`` on (the default), the photo's spectrum is checked for the
 zero rings of an out-of-focus disc (:mod:`editor.core.lens_blur`). Where the whole photo
-shows one disc radius with confidence, the result is refined by deconvolving the photo with
-that disc (:func:`editor.core.deconvolution.deconvolve_sparse`: a heavy-tailed gradient
+shows one disc radius with confidence, and that disc re-blurs the network's result back
+towards the photo (as a shake kernel must, below), the result is refined by deconvolving
+the photo with that disc (:func:`editor.core.deconvolution.deconvolve_sparse`: a heavy-tailed gradient
 prior, and the network's result as the prior image; a network this small, sized for a
 CPU, recovers far less of a lens blur than the known disc does).
 
@@ -19,10 +20,11 @@ the central crop and on each of its halves). Only a kernel the halves agree on, 
 than the small blob the method invents on sharp photos, and one that re-blurs the network's
 result back towards the photo, is used: the photo is then deconvolved with it the same way,
 the network's result as the prior. When the estimated kernel is smaller than a pixel's RMS
-radius (:data:`editor.core.shake_blur.SHARP_SPREAD`) the photo shows no blur and is left as
-it is, because the network would only add haloes to an already sharp photo. Otherwise
-(partly focused scenes, blur that varies across the photo, estimates that disagree) the
-network's result stands alone. The strength slider blends the refined result the same way.
+radius (:data:`editor.core.shake_blur.SHARP_SPREAD`), or re-blurs the network's result far
+from the photo (:data:`editor.core.shake_blur.NO_BLUR_REBLUR`: the network found little to
+change), the photo shows no blur and is left as it is, because the network would only add
+haloes to an already sharp photo. Otherwise (partly focused scenes, blur that varies across
+the photo, estimates that disagree) the network's result stands alone. The strength slider blends the refined result the same way.
 
 Local means. Before any refinement, the low-pass of the network's change (a Gaussian of
 :data:`MEAN_SIGMA` px) is taken out: a blur moves no local mean at that scale, so such a
@@ -284,12 +286,16 @@ def _refine(blurry: np.ndarray, restored: np.ndarray, lens_blur: bool, shake_blu
     estimate finds the photo sharp, or ``restored`` when it shows neither."""
     from editor.core import deconvolution as dc
     from editor.core.lens_blur import disc_kernel, estimate_defocus
-    from editor.core.shake_blur import LARGE_PIXELS, estimate_shake
+    from editor.core.shake_blur import LARGE_PIXELS, MAX_REBLUR, estimate_shake, reblur_on_crop
 
     kernel, sparsity = None, dc.SPARSITY
     if lens_blur:
         estimate = estimate_defocus(blurry)
-        if estimate.found:
+        # A disc must also re-blur the network's result back towards the photo, as a
+        # shake kernel must: the spectrum test alone took two sharp training photos for
+        # 15-px discs (ratio ~1,400; true discs 0.07-0.47), and deconvolving them lost 31-35 dB.
+        if estimate.found and reblur_on_crop(disc_kernel(estimate.radius), blurry,
+                                             restored) <= MAX_REBLUR:
             kernel = disc_kernel(estimate.radius)
             progress.set_progress(0.9, f"Lens blur, radius {estimate.radius:.2f} px: "
                                   "deconvolving")

@@ -92,6 +92,19 @@ def test_a_kernel_refused_by_the_reblur_check_is_not_trusted():
     assert trusted.found and trusted.reblur < 1.0
 
 
+def test_a_kernel_that_blurs_far_past_what_the_network_changed_means_no_blur():
+    # The Deblur tool leaves such a photo as it is: next to what the kernel would remove,
+    # its network found almost nothing to change (on sharp photos it only adds haloes).
+    import cv2
+
+    blurry = _astronaut(bk.camera_shake(21, np.random.default_rng(2)).kernel)
+    barely = blurry + 0.02 * (blurry - cv2.GaussianBlur(blurry, (0, 0), 2.0))
+    estimate = sb.estimate_shake(blurry, prior=barely)
+    assert not estimate.found and estimate.reblur > sb.NO_BLUR_REBLUR and estimate.sharp
+    sharpened = blurry + 1.5 * (blurry - cv2.GaussianBlur(blurry, (0, 0), 2.0))
+    assert not sb.estimate_shake(blurry, prior=sharpened).sharp   # a real change: measured
+
+
 def test_a_flat_photo_is_not_called_shaken():
     assert not sb.estimate_shake(np.full((200, 300, 3), 0.4, np.float32)).found
 

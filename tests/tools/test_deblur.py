@@ -125,7 +125,7 @@ def _astronaut_blurred(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sharp, (np.round(np.clip(blurry, 0, 1) * 255) / 255).astype(np.float32)
 
 
-def test_a_lens_blur_is_refined_with_its_disc():
+def test_a_lens_blur_is_refined_with_its_disc(sharpening_network):
     sharp, blurry = _astronaut_blurred(bk.defocus_disc(15, 6.0).kernel)
     alone = deblur_image(blurry, lens_blur=False, shake_blur=False)
     refined = deblur_image(blurry)
@@ -135,6 +135,21 @@ def test_a_lens_blur_is_refined_with_its_disc():
     # The strength slider still blends from the untouched photo.
     half = deblur_image(blurry, strength=0.5)
     np.testing.assert_allclose(half, np.clip(blurry + 0.5 * (refined - blurry), 0, 1), atol=1e-5)
+
+
+def test_a_disc_that_does_not_fit_the_network_result_is_not_used(sharpening_network,
+                                                                   monkeypatch):
+    # The spectrum test took two sharp training photos for 15-px discs; deconvolving with
+    # such a disc would wreck a sharp photo (-31 to -35 dB there).
+    from editor.core import lens_blur
+
+    _, noisy = _astronaut_blurred(np.ones((1, 1), np.float32))
+    wrong = lens_blur.DefocusEstimate(radius=15.0, confidence=0.9, halves=(15.0, 15.0),
+                                      half_confidences=(0.9, 0.9), found=True)
+    monkeypatch.setattr(lens_blur, "estimate_defocus", lambda image: wrong)
+    out = deblur_image(noisy, shake_blur=False)
+    alone = deblur_image(noisy, lens_blur=False, shake_blur=False)
+    np.testing.assert_array_equal(out, alone)
 
 
 def test_shake_is_not_taken_for_a_lens_blur():
@@ -147,8 +162,8 @@ def test_shake_is_not_taken_for_a_lens_blur():
 @pytest.fixture
 def sharpening_network(monkeypatch):
     """A stand-in network that sharpens like a weak deblurrer (an unsharp mask). The
-    camera-shake check trusts a kernel only when it re-blurs the network's result back to
-    the photo; the random-weight stand-in's change, once its brightness bias is taken out,
+    lens and camera-shake refinements trust a kernel only when it re-blurs the network's
+    result back to the photo; the random-weight stand-in's change, once its brightness bias is taken out,
     is too small for that ratio to mean anything."""
     import cv2
 
