@@ -128,3 +128,15 @@ def test_strength_slider_reuses_the_faces_and_network_result():
     half = tool.apply(image, {"strength": 0.5})
     assert len(calls) == 1                       # detected and restored once
     np.testing.assert_allclose(half, image + 0.5 * (full - image), atol=1e-5)
+
+
+def test_a_tone_change_of_the_network_reaches_the_photo(monkeypatch):
+    # Undoing whitening or a tint is a tone change: the paste-back must not refit it away
+    # (colour matching in the seam ring had cancelled most of it).
+    monkeypatch.setattr(demakeup, "run_network", lambda model, crop: crop * np.float32(0.8))
+    image = np.clip(0.6 + 0.05 * (noise() - 0.5), 0, 1).astype(np.float32)
+    result = get_tool("demakeup").apply_masked(image, {"region": "face"})
+    inside = result.mask > 0.99
+    assert inside.sum() > 100
+    ratio = result.image[inside].mean() / image[inside].mean()
+    assert ratio == pytest.approx(0.8, abs=0.03), ratio

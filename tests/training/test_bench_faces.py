@@ -31,18 +31,18 @@ def test_registered():
 
 
 def test_seam_from_the_photo_itself_is_told_apart_from_one_the_paste_added():
-    inherited = [{"seam_ratio": 1.9, "input_ratio": 1.9, "without_colour_match": 1.9},
-                 {"seam_ratio": 1.0, "input_ratio": 1.0, "without_colour_match": 1.1}]
+    inherited = [{"seam_ratio": 1.9, "input_ratio": 1.9, "with_colour_match": 1.9},
+                 {"seam_ratio": 1.0, "input_ratio": 1.0, "with_colour_match": 1.1}]
     v = _verdicts(_data(inherited))
     assert v["paste-back seam ≤ 1.2 (every face; output alone)"] == "MISSED"
     assert v["seam added by the paste-back (output / untouched photo) ≤ 1.2"] == "PASS"
-    added = [{"seam_ratio": 1.6, "input_ratio": 1.0, "without_colour_match": 1.6}]
+    added = [{"seam_ratio": 1.6, "input_ratio": 1.0, "with_colour_match": 1.6}]
     v = _verdicts(_data(added))
     assert v["seam added by the paste-back (output / untouched photo) ≤ 1.2"] == "MISSED"
 
 
 def test_quality_targets_and_report():
-    data = _data([{"seam_ratio": 1.0, "input_ratio": 1.0, "without_colour_match": 1.0}],
+    data = _data([{"seam_ratio": 1.0, "input_ratio": 1.0, "with_colour_match": 1.0}],
                  crn=30.4)
     v = _verdicts(data)
     assert v["synthetic: ours ≥ input + 3 dB"] == "MISSED"
