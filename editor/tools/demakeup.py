@@ -3,8 +3,8 @@ Makeup-Go's Component Regression Network (:mod:`editor.nets.crn`; model ``makeup
 
 Per face: detect (68 landmarks) → align to the network's canonical face frame (a
 similarity transform; the frame is UTKFace's aligned crops, which it was trained on) →
-network → paste back only the CHANGE, feathered and colour-matched, through the exact
-inverse transform. The result is the whole image with every face restored; the chosen
+network → paste back only the CHANGE, feathered, through the exact inverse transform (not
+colour-matched: undoing whitening or a tint is a tone change the paste-back must keep). The result is the whole image with every face restored; the chosen
 region of the faces (whole face, skin, lips, eyes…) is its mask, so in the editor it
 lands as a new layer whose layer mask the retoucher can refine with the brush, and from
 the command line the mask is composited.
