@@ -4,8 +4,8 @@ Makeup-Go's Component Regression Network (:mod:`editor.nets.crn`; model ``makeup
 Per face: detect (68 landmarks) → align to the network's canonical face frame (a
 similarity transform; the frame is UTKFace's aligned crops, which it was trained on) →
 network → paste back only the CHANGE, feathered, through the exact inverse transform (not
-colour-matched: undoing whitening or a tint is a tone change the paste-back must keep). The result is the whole image with every face restored; the chosen
-region of the faces (whole face, skin, lips, eyes…) is its mask, so in the editor it
+colour-matched: undoing whitening or a tint is a tone change the paste-back must keep).
+The result is the whole image with every face restored; the chosen region of the faces (whole face, skin, lips, eyes…) is its mask, so in the editor it
 lands as a new layer whose layer mask the retoucher can refine with the brush, and from
 the command line the mask is composited.
 
@@ -81,26 +81,36 @@ find_faces = FaceFinder(MIN_FACE_PX, "to work on")
 set_face_finder = find_faces.set
 
 
-def restore_faces(rgb: np.ndarray, faces, model, progress: Progress) -> np.ndarray:
-    """``rgb`` with every face replaced by the network's result at full strength, pasted
-    back under a mask whose edge follows the least visible loop around the face
-    (:mod:`editor.faces.seam_mask`), not across the jaw or the hair."""
-    from editor.faces import align_face, paste_back
+def paste_face(photo: np.ndarray, crop: np.ndarray, edited: np.ndarray, matrix: np.ndarray,
+               out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``photo`` with one aligned crop's change pasted back as the tool does it (into
+    ``out`` when given) -> (result, the paste mask in crop coordinates). The mask's edge
+    follows the least visible loop around the face (:mod:`editor.faces.seam_mask`), not
+    across the jaw or the hair, judged on ``photo`` (a face pasted before is part of what
+    the seam meets)."""
+    from editor.faces import paste_back
     from editor.faces.seam_mask import least_visible_mask_in_photo
+
+    mask = least_visible_mask_in_photo(photo, crop, edited, matrix)
+    # No colour matching: undoing whitening or a tint IS a tone change, and refitting the
+    # edit's colours to the photo's in the mask's ring cancelled most of it (on 100 val
+    # faces: 31.24 dB without it, 30.18 with it, input 29.87; the seams stay within
+    # target without it, see bench faces).
+    result = paste_back(photo, crop, edited, matrix, mask_crop=mask, colour_match=False,
+                        out=out)
+    return result, mask
+
+
+def restore_faces(rgb: np.ndarray, faces, model, progress: Progress) -> np.ndarray:
+    """``rgb`` with every face replaced by the network's result at full strength, each
+    pasted back by :func:`paste_face`."""
+    from editor.faces import align_face
 
     out = rgb.copy()
     for i, face in enumerate(faces):
         progress.set_progress(i / len(faces), f"Face {i + 1} of {len(faces)}")
         crop, matrix = align_face(rgb, face, size=crop_size(), padding=PADDING)
-        edited = run_network(model, crop)
-        # Judged on `out`: a face pasted before this one is part of what the seam meets.
-        # No colour matching: undoing whitening or a tint IS a tone change, and refitting
-        # the edit's colours to the photo's in the mask's ring cancelled most of it (on 100
-        # val faces: 31.24 dB without it, 30.18 with it, input 29.87; the seams stay
-        # within target without it, see bench faces).
-        paste_back(out, crop, edited, matrix,
-                   mask_crop=least_visible_mask_in_photo(out, crop, edited, matrix),
-                   colour_match=False, out=out)
+        paste_face(out, crop, run_network(model, crop), matrix, out=out)
     progress.set_progress(1.0)
     return out
 

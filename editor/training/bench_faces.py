@@ -188,8 +188,7 @@ def makeup(root: Path, limit: int | None, models: dict) -> dict[str, Any]:
 
 def seams(root: Path, limit: int | None, net) -> dict[str, Any]:
     from editor.faces import align_face, default_paste_mask, detect_faces, paste_back, seam_ratio
-    from editor.faces.seam_mask import least_visible_mask_in_photo
-    from editor.tools.demakeup import PADDING, crop_size, run_network
+    from editor.tools.demakeup import PADDING, crop_size, paste_face, run_network
 
     rows = []
     for name in DETECTION_SETS:
@@ -206,9 +205,7 @@ def seams(root: Path, limit: int | None, net) -> dict[str, Any]:
                     return cv2.warpAffine(mask_crop, inverse, rgb.shape[1::-1],
                                           flags=cv2.INTER_LINEAR, borderValue=0)
 
-                # what the tool pastes with
-                loop = least_visible_mask_in_photo(rgb, crop, edited, matrix)
-                out = paste_back(rgb, crop, edited, matrix, mask_crop=loop, colour_match=False)
+                out, loop = paste_face(rgb, crop, edited, matrix)     # as the tool pastes
                 mask = in_photo(loop)
                 ellipse = default_paste_mask(size)
                 rows.append({"file": f"{name}/{path.name}", "seam_ratio": seam_ratio(out, mask),
@@ -243,9 +240,8 @@ def seam_summary(rows: list[dict]) -> dict[str, Any]:
 
 
 def speed(root: Path, net, repeats: int) -> dict[str, Any]:
-    from editor.faces import align_face, detect_faces, paste_back
-    from editor.faces.seam_mask import least_visible_mask_in_photo
-    from editor.tools.demakeup import PADDING, crop_size, run_network
+    from editor.faces import align_face, detect_faces
+    from editor.tools.demakeup import PADDING, crop_size, paste_face, run_network
 
     path = _images(root / "bench" / "faces" / "hq_ffhq", 1)[0]
     image, _ = load_image(path)
@@ -255,10 +251,7 @@ def speed(root: Path, net, repeats: int) -> dict[str, Any]:
     for label, size in (("crop_256", SPEED_CROP), ("tool_crop", crop_size())):
         def one() -> None:
             crop, matrix = align_face(rgb, face, size=size, padding=PADDING)
-            edited = run_network(net, crop)
-            paste_back(rgb, crop, edited, matrix,
-                       mask_crop=least_visible_mask_in_photo(rgb, crop, edited, matrix),
-                       colour_match=False)
+            paste_face(rgb, crop, run_network(net, crop), matrix)
         one()
         times = []
         for _ in range(repeats):
@@ -304,8 +297,7 @@ def report(data: dict) -> str:
               f"faces): median {_f(seam['median'])}, worst {_f(seam['worst'])} (the untouched "
               f"photos on the same bands: median {_f(seam['input_median'])}; with colour "
               f"matching, used before, the worst is {_f(seam.get('colour_match_worst'))}; "
-              f"with the fixed "
-              f"ellipse mask used before, worst {_f(seam.get('ellipse_worst'))}, "
+              f"with the fixed ellipse mask used before, worst {_f(seam.get('ellipse_worst'))}, "
               f"{seam.get('ellipse_over_target', '—')} faces above {TARGET_SEAM:g}).", "",
               f"Time per face, {THREADS} threads (align + network + paste back): 256² crop "
               f"{_f(spd['crop_256']['median_seconds'], '{:.3f}')} s; the tool's "
