@@ -18,7 +18,8 @@ Camera shake. With ``shake_blur`` on (the default) and no lens blur found, a sha
 estimated from the photo (:mod:`editor.core.shake_blur`: the L0-gradient blind method, on
 the central crop and on each of its halves). Only a kernel the halves agree on, and larger
 than the small blob the method invents on sharp photos, and one that re-blurs the network's
-result back towards the photo, is used: the photo is then deconvolved with it the same way,
+result back towards the photo (or, for a long shake the network barely touched, one the
+halves agree on strongly), is used: the photo is then deconvolved with it the same way,
 the network's result as the prior. When the estimated kernel is smaller than a pixel's RMS
 radius (:data:`editor.core.shake_blur.SHARP_SPREAD`), or re-blurs the network's result far
 from the photo (:data:`editor.core.shake_blur.NO_BLUR_REBLUR`: the network found little to

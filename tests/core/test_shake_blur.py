@@ -92,6 +92,35 @@ def test_a_kernel_refused_by_the_reblur_check_is_not_trusted():
     assert trusted.found and trusted.reblur < 1.0
 
 
+def _partly_deblurred(blurry: np.ndarray, step: float) -> np.ndarray:
+    """A network result that removed only ``step`` of the blur (a long shake)."""
+    from skimage import data
+    sharp = data.astronaut()[:384, :384].astype(np.float32) / 255.0
+    return blurry + step * (sharp - blurry)
+
+
+def test_a_kernel_the_halves_agree_on_strongly_is_trusted_past_the_reblur_limit():
+    # The network barely deblurred the photo, so the right kernel re-blurs its result far
+    # from the photo; the halves agreeing on the kernel is what makes it trusted.
+    true = bk.camera_shake(21, np.random.default_rng(2)).kernel
+    blurry = _astronaut(true)
+    estimate = sb.estimate_shake(blurry, prior=_partly_deblurred(blurry, 0.1))
+    assert sb.MAX_REBLUR < estimate.reblur <= sb.NO_BLUR_REBLUR
+    assert estimate.found and estimate.agreement >= sb.STRONG_AGREEMENT
+    assert sb.agreement(estimate.kernel, true) >= 0.85
+
+
+def test_past_the_reblur_limit_a_kernel_the_halves_only_roughly_agree_on_is_refused():
+    # Two shakes, one per half: the halves agree well enough for the ordinary check, not
+    # for the strong one a kernel past the reblur limit needs.
+    blurry = _astronaut(bk.camera_shake(21, np.random.default_rng(2)).kernel)
+    blurry[:, 192:] = _astronaut(bk.camera_shake(21, np.random.default_rng(5)).kernel.T)[:, 192:]
+    estimate = sb.estimate_shake(blurry, prior=_partly_deblurred(blurry, 0.1))
+    assert sb.MAX_REBLUR < estimate.reblur <= sb.NO_BLUR_REBLUR
+    assert sb.MIN_AGREEMENT <= estimate.agreement < sb.STRONG_AGREEMENT
+    assert not estimate.found and not estimate.sharp
+
+
 def test_a_kernel_that_blurs_far_past_what_the_network_changed_means_no_blur():
     # The Deblur tool leaves such a photo as it is: next to what the kernel would remove,
     # its network found almost nothing to change (on sharp photos it only adds haloes).
