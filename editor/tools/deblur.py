@@ -25,7 +25,8 @@ radius (:data:`editor.core.shake_blur.SHARP_SPREAD`), or re-blurs the network's 
 from the photo (:data:`editor.core.shake_blur.NO_BLUR_REBLUR`: the network found little to
 change), the photo shows no blur and is left as it is, because the network would only add
 haloes to an already sharp photo. Otherwise (partly focused scenes, blur that varies across
-the photo, estimates that disagree) the network's result stands alone. The strength slider blends the refined result the same way.
+the photo, estimates that disagree) the network's result stands alone. The strength
+slider blends the refined result the same way.
 
 Local means. Before any refinement, the low-pass of the network's change (a Gaussian of
 :data:`MEAN_SIGMA` px) is taken out: a blur moves no local mean at that scale, so such a
