@@ -6,8 +6,9 @@ similarity transform; the frame is UTKFace's aligned crops, which it was trained
 network → paste back only the CHANGE, feathered, through the exact inverse transform (not
 colour-matched: undoing whitening or a tint is a tone change the paste-back must keep).
 The result is the whole image with every face restored; the chosen region of the faces
-(whole face, skin, lips, eyes…) is its mask, so in the editor it lands as a new layer whose layer mask the retoucher can refine with the brush, and from
-the command line the mask is composited.
+(whole face, skin, lips, eyes…) is its mask, so in the editor it lands as a new layer
+whose layer mask the retoucher can refine with the brush, and from the command line the
+mask is composited.
 
 ``strength`` (0–1) blends the predicted change. The faces and network result of the last
 image (up to :data:`CACHE_MAX_PIXELS`, i.e. previews) are kept, so dragging only the
